@@ -1,0 +1,1 @@
+"""Speed and accuracy comparisons; ``make bench`` runs ``python -m benchmarks``."""

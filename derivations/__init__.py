@@ -1,0 +1,39 @@
+"""verigrad's symbolic half: derivations re-derived step by step and verified.
+
+    >>> import sympy as sp
+    >>> from derivations import check_equal
+    >>> from derivations.functions import sigmoid
+    >>> z = sp.Symbol("z", real=True)
+    >>> check_equal(sp.Derivative(sigmoid(z), z), sigmoid(z) * (1 - sigmoid(z))).status
+    'proved'
+
+The registry (:func:`names`, :func:`get`, :func:`all`) imports the topic
+modules only when first asked, so ``import derivations`` stays light.  The
+SymPy primitives live in :mod:`derivations.functions` (not here: the topic
+modules ``derivations.sigmoid`` and ``derivations.softmax`` share their names).
+"""
+
+from derivations.core import (
+    Derivation,
+    DerivationReport,
+    Simplex,
+    Step,
+    StepVerdict,
+    Verdict,
+    check_equal,
+)
+from derivations.registry import all, get, names, topics
+
+__all__ = [
+    "Derivation",
+    "DerivationReport",
+    "Simplex",
+    "Step",
+    "StepVerdict",
+    "Verdict",
+    "all",
+    "check_equal",
+    "get",
+    "names",
+    "topics",
+]

@@ -1,0 +1,7 @@
+"""``python -m derivations`` is the ``verigrad`` command."""
+
+import sys
+
+from derivations.cli import main
+
+sys.exit(main())

@@ -1,0 +1,151 @@
+"""Time budgets for symbolic work: no step of the verifier may hang.
+
+SymPy is pure Python, so a computation can be interrupted between bytecodes.
+In the main thread a budget is enforced with ``SIGALRM`` (``setitimer``):
+cheap, and exact to a few milliseconds.  Budgets nest: an inner budget never
+outlives an outer one, and only the budget that expired catches its own
+:class:`BudgetExceeded`.
+
+Signals reach only the main thread.  Elsewhere (a thread pool, a web server
+worker) the work runs in a forked child process that is killed when its
+budget ends; the result comes back pickled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["BudgetExceeded", "run_with_budget", "signals_usable", "time_limit"]
+
+
+class BudgetExceeded(Exception):
+    """Raised inside a computation whose time budget has run out."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"time budget of {seconds:.3g} s exceeded")
+        self.seconds = seconds
+
+
+# Deadlines of the active ``time_limit`` blocks, innermost last: (deadline, token).
+_active: list[tuple[float, object]] = []
+
+
+def signals_usable() -> bool:
+    """True where :func:`time_limit` works: the main thread of a POSIX process."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def _arm_earliest() -> None:
+    if not _active:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return
+    remaining = min(d for d, _ in _active) - time.monotonic()
+    # setitimer(0) would disarm the timer: fire almost at once instead.
+    signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-4))
+
+
+class _Expired(BaseException):
+    """Carries the token of the expired deadline up to its own ``time_limit``."""
+
+    def __init__(self, token: object) -> None:
+        self.token = token
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    now = time.monotonic()
+    expired = [tok for d, tok in _active if d <= now + 1e-3]
+    if expired:
+        # The outermost expired budget wins: inner blocks re-raise it.
+        raise _Expired(expired[0])
+    _arm_earliest()
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`BudgetExceeded` in the block if it runs longer than ``seconds``.
+
+    Main thread only (it uses ``SIGALRM``); see :func:`run_with_budget` for a
+    version that works from any thread.
+    """
+    if seconds <= 0:
+        raise BudgetExceeded(seconds)
+    if not signals_usable():
+        raise RuntimeError("time_limit needs the main thread; use run_with_budget")
+    token = object()
+    previous = signal.getsignal(signal.SIGALRM)
+    if not _active:
+        signal.signal(signal.SIGALRM, _on_alarm)
+    _active.append((time.monotonic() + seconds, token))
+    _arm_earliest()
+    try:
+        yield
+    except _Expired as exc:
+        if exc.token is not token:
+            raise
+        raise BudgetExceeded(seconds) from None
+    finally:
+        # Block the alarm while the stack changes, so a late signal cannot
+        # interrupt the clean-up; a pending one is handled after it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            _active[:] = [(d, t) for d, t in _active if t is not token]
+            _arm_earliest()
+            if not _active:
+                if signal.SIGALRM in signal.sigpending():
+                    signal.sigwait({signal.SIGALRM})  # ours, and no longer wanted
+                signal.signal(signal.SIGALRM, previous)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+
+
+def _child(conn: Any, fn: Callable[[], Any]) -> None:
+    try:
+        conn.send((True, fn()))
+    except BaseException as exc:  # sent back to the parent, which re-raises it
+        conn.send((False, exc))
+    finally:
+        conn.close()
+
+
+def _run_in_fork(fn: Callable[[], T], seconds: float) -> T:
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, fn), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(seconds):
+            raise BudgetExceeded(seconds)
+        ok, value = parent.recv()
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        parent.close()
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+def run_with_budget(fn: Callable[[], T], seconds: float) -> T:
+    """Return ``fn()``, or raise :class:`BudgetExceeded` after ``seconds``.
+
+    In the main thread this uses :func:`time_limit`; in other threads it runs
+    ``fn`` in a forked child process (its result must pickle).
+    """
+    if signals_usable():
+        with time_limit(seconds):
+            return fn()
+    if "fork" in multiprocessing.get_all_start_methods():
+        return _run_in_fork(fn, seconds)
+    raise RuntimeError(
+        "no way to enforce a time budget here: not the main thread, and fork is unavailable"
+    )

@@ -1,0 +1,272 @@
+"""The ``verigrad`` command line.
+
+    verigrad list [--topic T]
+    verigrad show NAME [--format text|latex|markdown] [--no-verify]
+    verigrad verify [NAME ...] [--json] [--budget S]
+    verigrad latex [-o FILE] [--no-verify]
+    verigrad report [-o DIR]
+
+``verify`` prints one line per derivation as it finishes and exits 0 when
+every step is proved or numerically consistent, 1 when a step is refuted
+(or undecided).  Usage errors print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from derivations import registry, render
+from derivations.core import DerivationReport, Verdict
+
+__all__ = ["main"]
+
+PROG = "verigrad"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported in one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage dump) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+# ----- verification with progress ----------------------------------------------------------
+
+
+def _verdict_json(v: Verdict) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "status": v.status,
+        "method": v.method,
+        "elapsed_s": round(v.elapsed_s, 4),
+    }
+    if v.counterexample is not None:
+        out["counterexample"] = {str(k): str(val) for k, val in v.counterexample.items()}
+        out["values"] = list(v.values or ())
+    return out
+
+
+def report_json(report: DerivationReport) -> dict[str, Any]:
+    d = report.derivation
+    return {
+        "name": d.name,
+        "topic": d.topic,
+        "title": d.title,
+        "status": report.status,
+        "elapsed_s": round(report.elapsed_s, 4),
+        "steps": [{"why": s.step.why, **_verdict_json(s.verdict)} for s in report.steps],
+    }
+
+
+def _line(report: DerivationReport) -> str:
+    mark = render.MARK_TEXT[report.status].split()[0]
+    d = report.derivation
+    return f"{mark} {report.status:<22} {d.name:<36} {report.elapsed_s:6.2f} s  {report.methods}"
+
+
+def verify_all(
+    names: Sequence[str],
+    *,
+    budget_s: float | None = None,
+    on_done: Callable[[DerivationReport], None] | None = None,
+) -> list[DerivationReport]:
+    """Verify the named derivations in order, calling ``on_done`` after each."""
+    reports = []
+    for name in names:
+        report = registry.get(name).verify(budget_s=budget_s)
+        reports.append(report)
+        if on_done is not None:
+            on_done(report)
+    return reports
+
+
+def summary(reports: Sequence[DerivationReport], elapsed_s: float) -> str:
+    counts: dict[str, int] = {}
+    for r in reports:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    order = ["proved", "numerically-consistent", "refuted", "undecided"]
+    parts = [
+        f"{counts.get(s, 0)} {s}" for s in order if counts.get(s, 0) or s in ("proved", "refuted")
+    ]
+    steps = sum(len(r.steps) for r in reports)
+    return f"{len(reports)} derivations, {steps} steps: {', '.join(parts)} ({elapsed_s:.1f} s)"
+
+
+def _failed(reports: Sequence[DerivationReport]) -> bool:
+    return any(r.status in ("refuted", "undecided") for r in reports)
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+# ----- commands ----------------------------------------------------------------------------
+
+
+def _check_names(names: Sequence[str]) -> list[str]:
+    known = registry.names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"unknown derivation {', '.join(map(repr, unknown))}; see 'verigrad list'")
+    return list(names) or known
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    topics = {t.key for t in registry.TOPICS}
+    if args.topic is not None and args.topic not in topics:
+        raise UsageError(
+            f"unknown topic {args.topic!r}; expected one of {', '.join(sorted(topics))}"
+        )
+    for d in registry.all(args.topic):
+        _print(f"{d.name:<36} {d.topic:<12} {render.why_text(d.title)}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    (name,) = _check_names([args.name])
+    d = registry.get(name)
+    report = None if args.no_verify else d.verify()
+    formatter = {"text": render.to_text, "latex": render.to_latex, "markdown": render.to_markdown}[
+        args.format
+    ]
+    _print(formatter(d, report))
+    return EXIT_FAILED if report is not None and _failed([report]) else EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    names = _check_names(args.names)
+    start = time.monotonic()
+
+    def show(report: DerivationReport) -> None:
+        _print(json.dumps(report_json(report)) if args.json else _line(report))
+        if not args.json:
+            for sv in report.steps:
+                if sv.verdict.status in ("refuted", "undecided"):
+                    _print(
+                        f"    step {sv.index + 1} ({render.why_text(sv.step.why)}): {sv.verdict}"
+                    )
+
+    reports = verify_all(names, budget_s=args.budget, on_done=show)
+    line = summary(reports, time.monotonic() - start)
+    _print(json.dumps({"summary": line, "failed": _failed(reports)}) if args.json else line)
+    return EXIT_FAILED if _failed(reports) else EXIT_OK
+
+
+def _verified(names: Sequence[str], verify: bool) -> list[DerivationReport] | None:
+    if not verify:
+        return None
+    start = time.monotonic()
+    reports = verify_all(names, on_done=lambda r: print(_line(r), file=sys.stderr, flush=True))
+    print(summary(reports, time.monotonic() - start), file=sys.stderr, flush=True)
+    return reports
+
+
+def cmd_latex(args: argparse.Namespace) -> int:
+    names = registry.names()
+    reports = _verified(names, not args.no_verify)
+    text = render.latex_document(registry.all(), reports)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        _write(Path(args.output), text)
+    return EXIT_FAILED if reports is not None and _failed(reports) else EXIT_OK
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    _print(f"wrote {path}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Verify everything, print the summary, write the LaTeX and Markdown documents."""
+    start = time.monotonic()
+    names = registry.names()
+    reports = verify_all(names, on_done=lambda r: _print(_line(r)))
+    _print(summary(reports, time.monotonic() - start))
+    out = Path(args.output)
+    derivations = registry.all()
+    _write(out / "derivations.tex", render.latex_document(derivations, reports))
+    _write(out / "derivations.md", render.markdown_document(derivations, reports))
+    return EXIT_FAILED if _failed(reports) else EXIT_OK
+
+
+# ----- parser ------------------------------------------------------------------------------
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG, description="Derive the mathematics of ML step by step and verify every step."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("list", help="list the registered derivations")
+    p.add_argument("--topic", help="only this topic")
+    p.set_defaults(run=cmd_list)
+
+    p = sub.add_parser("show", help="print one derivation with its verdicts")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--format", choices=["text", "latex", "markdown"], default="text")
+    p.add_argument("--no-verify", action="store_true", help="print without verifying")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("verify", help="verify derivations (all when no NAME is given)")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--budget", type=_positive_float, default=None, help="seconds per step")
+    p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("latex", help="the whole LaTeX document")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--no-verify", action="store_true", help="leave out the status marks")
+    p.set_defaults(run=cmd_latex)
+
+    p = sub.add_parser("report", help="verify everything and write the documents")
+    p.add_argument("-o", "--output", metavar="DIR", default="build")
+    p.set_defaults(run=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 verification failed, 2 usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        status: int = args.run(args)
+        return status
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""Derivations as text, LaTeX, Markdown, and one complete LaTeX document.
+
+* :func:`to_text`: SymPy's unicode pretty printing, one block per step, the
+  relation sign on the baseline, the justification and status beside it;
+* :func:`to_latex`: an ``align*`` environment, one line per step, the
+  justification in ``\\text{}`` at the right and the status mark after it;
+* :func:`to_markdown`: ``$$\\begin{aligned} ... \\end{aligned}$$``, which
+  GitHub renders;
+* :func:`latex_document`: every derivation, one section per topic, ready for
+  ``pdflatex -halt-on-error``.
+
+Justifications are plain text that may hold inline math between ``$...$``
+(LaTeX source): kept as math in LaTeX and Markdown, shown with the commonest
+macros turned into unicode in plain text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sympy as sp
+from sympy.printing.pretty.pretty import PrettyPrinter
+
+from derivations.core import Derivation, DerivationReport, Status, Verdict
+
+__all__ = ["latex_document", "to_latex", "to_markdown", "to_text"]
+
+MARK_TEXT: dict[str, str] = {
+    "proved": "✓ proved",
+    "numerically-consistent": "≈ numerically consistent",
+    "refuted": "✗ REFUTED",
+    "undecided": "? undecided",
+}
+MARK_LATEX: dict[str, str] = {
+    "proved": r"\checkmark",
+    "numerically-consistent": r"\approx\ \text{numeric}",
+    "refuted": r"\boldsymbol{\times}\ \text{refuted}",
+    "undecided": r"?\ \text{undecided}",
+}
+_REL_TEXT = {"=": "=", "<=": "≤", "<": "<", ">=": "≥", ">": ">"}
+_REL_LATEX = {"=": "=", "<=": r"\le", "<": "<", ">=": r"\ge", ">": ">"}
+
+
+# ----- justifications --------------------------------------------------------------------
+
+_UNICODE = {
+    r"\sigma": "σ",
+    r"\delta": "δ",
+    r"\alpha": "α",
+    r"\beta": "β",
+    r"\theta": "θ",
+    r"\le": "≤",
+    r"\ge": "≥",
+    r"\ne": "≠",
+    r"\cdot": "·",
+    r"\to": "→",
+    r"\infty": "∞",
+    r"\sum": "Σ",
+    r"\prod": "Π",
+    r"\partial": "∂",
+    r"\log": "log",
+    r"\exp": "exp",
+    r"\top": "T",
+    r"\odot": "⊙",
+    r"\mid": "|",
+    r"\in": "∈",
+    r"\dots": "…",
+    r"\ldots": "…",
+    r"\quad": " ",
+    r"\iff": "⇔",
+    r"\times": "×",
+    r"\sqrt": "√",
+    r"\lim": "lim",
+}
+_SEGMENT = re.compile(r"\$([^$]*)\$")
+
+
+def _braced(tex: str, start: int) -> tuple[str, int]:
+    """The group {...} that opens at ``start``, and the index after it."""
+    depth = 0
+    for i in range(start, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[i], 0)
+        if depth == 0:
+            return tex[start + 1 : i], i + 1
+    return tex[start + 1 :], len(tex)
+
+
+def _unfrac(tex: str) -> str:
+    r"""\frac{a}{b} -> (a)/(b), nested groups included."""
+    out, i = [], 0
+    while (j := tex.find(r"\frac{", i)) >= 0:
+        out.append(tex[i:j])
+        num, k = _braced(tex, j + 5)
+        den, i = _braced(tex, k) if k < len(tex) and tex[k] == "{" else ("", k)
+        out.append(f"({_unfrac(num)})/({_unfrac(den)})")
+    out.append(tex[i:])
+    return "".join(out)
+
+
+_OPERATOR = re.compile(r"\\(?:operatorname|mathrm|text|mathbf)\{([^{}]*)\}")
+
+
+def _plain_math(tex: str) -> str:
+    out = _OPERATOR.sub(r"\1", _unfrac(tex))
+    for macro, uni in sorted(_UNICODE.items(), key=lambda kv: -len(kv[0])):
+        out = out.replace(macro, uni)
+    return out.replace(r"\,", " ").replace("\\", "")
+
+
+def why_text(why: str) -> str:
+    """A justification for a terminal: math segments turned into unicode."""
+    return _SEGMENT.sub(lambda m: _plain_math(m.group(1)), why)
+
+
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def escape_tex(text: str) -> str:
+    """Plain text made safe for LaTeX text mode."""
+    return "".join(_TEX_ESCAPES.get(c, c) for c in text)
+
+
+def prose_latex(text: str) -> str:
+    """Prose for LaTeX text mode: escaped, with ``$...$`` math kept as math."""
+    parts = []
+    pos = 0
+    for m in _SEGMENT.finditer(text):
+        parts.append(escape_tex(text[pos : m.start()]))
+        parts.append(m.group(0))
+        pos = m.end()
+    parts.append(escape_tex(text[pos:]))
+    return "".join(parts)
+
+
+def why_latex(why: str) -> str:
+    """A justification for math mode: text in ``\\text{}``, math segments as they are."""
+    parts = []
+    pos = 0
+    for m in _SEGMENT.finditer(why):
+        if m.start() > pos:
+            parts.append(r"\text{%s}" % escape_tex(why[pos : m.start()]))
+        parts.append(m.group(1))
+        pos = m.end()
+    if pos < len(why):
+        parts.append(r"\text{%s}" % escape_tex(why[pos:]))
+    return " ".join(parts)
+
+
+# ----- one derivation ----------------------------------------------------------------------
+
+
+def _verdicts(report: DerivationReport | None, n: int) -> list[Verdict | None]:
+    return [sv.verdict for sv in report.steps] if report is not None else [None] * n
+
+
+def _rel_sign(derivation: Derivation, relation: str, plain: bool) -> str:
+    if derivation.is_relational and relation == "=":
+        return "⇔" if plain else r"\iff"
+    return (_REL_TEXT if plain else _REL_LATEX)[relation]
+
+
+def _pretty_lines(expr: Any) -> tuple[list[str], int]:
+    form = PrettyPrinter({"use_unicode": True, "wrap_line": False})._print(expr)
+    lines = form.render(wrap_line=False).split("\n")
+    return lines, form.baseline
+
+
+def _status_text(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return ""
+    text = f"{MARK_TEXT[verdict.status]} ({verdict.method}, {verdict.elapsed_s:.2f} s)"
+    if verdict.counterexample is not None:
+        text += "\n      counterexample: " + str(verdict).split("; at ", 1)[-1]
+    return text
+
+
+def header_text(derivation: Derivation, report: DerivationReport | None = None) -> str:
+    status = f"  [{report.status}]" if report is not None else ""
+    return f"{derivation.name}: {why_text(derivation.title)}{status}"
+
+
+def to_text(derivation: Derivation, report: DerivationReport | None = None) -> str:
+    """Unicode pretty printing, one block per step, with justifications and statuses."""
+    out = [header_text(derivation, report)]
+    if derivation.description:
+        out += ["", *(f"  {line}" for line in why_text(derivation.description).splitlines()), ""]
+    lines, _ = _pretty_lines(derivation.quantity)
+    out += [f"    {line}" for line in lines]
+    for step, verdict in zip(derivation.steps, _verdicts(report, len(derivation.steps))):
+        lines, base = _pretty_lines(step.expr)
+        sign = _rel_sign(derivation, step.relation, plain=True)
+        for i, line in enumerate(lines):
+            prefix = f"  {sign} " if i == base else "    "
+            out.append(prefix + line)
+        out.append(f"      [{why_text(step.why)}]  {_status_text(verdict)}".rstrip())
+    return "\n".join(out)
+
+
+def _latex_lines(derivation: Derivation, report: DerivationReport | None) -> list[str]:
+    lines = []
+    quantity = sp.latex(derivation.quantity)
+    for i, (step, verdict) in enumerate(
+        zip(derivation.steps, _verdicts(report, len(derivation.steps)))
+    ):
+        left = quantity if i == 0 else ""
+        sign = _rel_sign(derivation, step.relation, plain=False)
+        mark = f" & {MARK_LATEX[verdict.status]}" if verdict is not None else ""
+        lines.append(f"{left} &{sign} {sp.latex(step.expr)} && {why_latex(step.why)}{mark}")
+    return lines
+
+
+def to_latex(derivation: Derivation, report: DerivationReport | None = None) -> str:
+    """An ``align*`` block: one line per step, justification and status at the right."""
+    body = " \\\\\n".join(_latex_lines(derivation, report))
+    return "\\begin{align*}\n" + body + "\n\\end{align*}"
+
+
+def to_markdown(derivation: Derivation, report: DerivationReport | None = None) -> str:
+    """A Markdown section with the steps in ``$$\\begin{aligned}...\\end{aligned}$$``."""
+    status = f" ({report.status})" if report is not None else ""
+    head = f"### {derivation.title}{status}\n\n`{derivation.name}`"
+    parts = [head]
+    if derivation.description:
+        parts.append(derivation.description)
+    body = " \\\\\n".join(_latex_lines(derivation, report))
+    parts.append("$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$")
+    return "\n\n".join(parts)
+
+
+# ----- the whole document ------------------------------------------------------------------
+
+_PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[T1]{fontenc}
+\usepackage{lmodern}
+\usepackage[margin=2.2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage[hidelinks]{hyperref}
+\allowdisplaybreaks
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{0.5em}
+"""
+
+
+def _summary_table(reports: Sequence[DerivationReport]) -> str:
+    counts: dict[Status, int] = {}
+    for r in reports:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    items = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return f"{len(reports)} derivations: {escape_tex(items)}."
+
+
+def latex_document(
+    derivations: Iterable[Derivation],
+    reports: Sequence[DerivationReport] | None = None,
+    *,
+    title: str = "verigrad: the mathematics of machine learning, derived and verified",
+    topics: Iterable[Any] | None = None,
+) -> str:
+    """A complete LaTeX document: one section per topic, one subsection per derivation."""
+    from derivations.registry import TOPICS
+
+    derivations = list(derivations)
+    by_name = {r.derivation.name: r for r in reports or []}
+    out = [
+        _PREAMBLE,
+        r"\title{%s}" % escape_tex(title),
+        r"\date{}",
+        r"\begin{document}",
+        r"\maketitle",
+    ]
+    if reports:
+        out.append(_summary_table(list(reports)))
+    out.append(
+        r"Each line follows from the one before it for the reason given at the right; the mark"
+        r" after it is the verifier's verdict: $\checkmark$ proved symbolically, $\approx$ no"
+        r" proof within the time budget but equal at every random point tried at 60 digits,"
+        r" $\boldsymbol{\times}$ refuted by a counterexample."
+    )
+    for topic in topics or TOPICS:
+        members = [d for d in derivations if d.topic == topic.key]
+        if not members:
+            continue
+        out.append(r"\section{%s}" % escape_tex(topic.title))
+        out.append(r"From the notes: \emph{%s}." % escape_tex(topic.notes_section))
+        for d in members:
+            out.append(r"\subsection{%s}" % prose_latex(d.title))
+            out.append(r"\texttt{%s}\par" % escape_tex(d.name))
+            if d.description:
+                out.append(prose_latex(d.description))
+            out.append(to_latex(d, by_name.get(d.name)))
+    out.append(r"\end{document}")
+    return "\n\n".join(out) + "\n"
+
+
+def markdown_document(
+    derivations: Iterable[Derivation],
+    reports: Sequence[DerivationReport] | None = None,
+    *,
+    title: str = "verigrad: the mathematics of machine learning, derived and verified",
+) -> str:
+    """Every derivation as GitHub-flavoured Markdown, one section per topic."""
+    from derivations.registry import TOPICS
+
+    derivations = list(derivations)
+    by_name = {r.derivation.name: r for r in reports or []}
+    out = [f"# {title}"]
+    if reports:
+        counts: dict[str, int] = {}
+        for r in reports:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        out.append(
+            f"{len(reports)} derivations: "
+            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            + "."
+        )
+    for topic in TOPICS:
+        members = [d for d in derivations if d.topic == topic.key]
+        if members:
+            out.append(f"## {topic.title}\n\nFrom the notes: *{topic.notes_section}*.")
+            out.extend(to_markdown(d, by_name.get(d.name)) for d in members)
+    return "\n\n".join(out) + "\n"

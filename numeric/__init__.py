@@ -1,0 +1,55 @@
+"""verigrad's numeric half: NumPy functions whose gradients are verified three ways.
+
+Each function here is checked against the symbolic result of a derivation
+(``verigrad show NAME``), against finite differences, and against a 50-digit
+mpmath reference.  NumPy only: importing this package never loads SymPy.
+
+Arrays are float64 unless float32 is passed (then float32 out).  Rows are
+samples; gradients are of the mean loss over the batch unless named
+otherwise.  Bad input raises ``ValueError`` or ``TypeError`` naming the
+argument and the shapes or values at fault.
+"""
+
+from numeric.activations import (
+    log_sigmoid,
+    log_softmax,
+    logsumexp,
+    relu,
+    relu_grad,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+    softmax_jacobian,
+    softplus,
+)
+from numeric.finite_diff import (
+    EntryCheck,
+    GradcheckReport,
+    assert_gradient,
+    central_difference,
+    complex_step,
+    gradcheck,
+    jacobian,
+    ridders,
+)
+
+__all__ = [
+    "EntryCheck",
+    "GradcheckReport",
+    "assert_gradient",
+    "central_difference",
+    "complex_step",
+    "gradcheck",
+    "jacobian",
+    "log_sigmoid",
+    "log_softmax",
+    "logsumexp",
+    "relu",
+    "relu_grad",
+    "ridders",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "softmax_jacobian",
+    "softplus",
+]

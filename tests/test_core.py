@@ -1,0 +1,315 @@
+"""The decision procedure: proofs, refutations with real counterexamples, budgets."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import mpmath
+import pytest
+import sympy as sp
+
+from derivations import Simplex, check_equal
+from derivations.core import Derivation, Step
+from derivations.functions import expand_primitives, sigmoid, softplus
+
+z = sp.Symbol("z", real=True)
+x, y = sp.symbols("x y", real=True)
+p = sp.Symbol("p", real=True)
+s = sigmoid(z)
+
+# Budgets end within a few milliseconds; allow scheduling noise on a shared machine.
+OVERRUN_S = 0.3
+
+
+def separates(verdict, a, b, digits: int = 50) -> bool:
+    """The counterexample, substituted exactly and evaluated at 50 digits, separates a and b."""
+    subs = {k: sp.nsimplify(v) for k, v in verdict.counterexample.items()}
+    va = sp.N(expand_primitives(a).doit().subs(subs), digits)
+    vb = sp.N(expand_primitives(b).doit().subs(subs), digits)
+    return abs(va - vb) > sp.Float(10) ** (-digits + 10) * max(abs(va), abs(vb), 1e-300)
+
+
+# ----- proofs -------------------------------------------------------------------------------
+
+
+def test_proves_the_sigmoid_derivative_from_the_definition() -> None:
+    v = check_equal(sp.Derivative(s, z), s * (1 - s))
+    assert v.status == "proved"
+    assert v.counterexample is None
+    assert v.points > 0
+
+
+def test_proof_does_not_trust_the_primitive_fdiff() -> None:
+    """The quantity is differentiated from the elementary definition, not by fdiff."""
+
+    class bad_sigmoid(sigmoid):
+        def fdiff(self, argindex: int = 1) -> sp.Expr:
+            return self**2
+
+    v = check_equal(sp.Derivative(bad_sigmoid(z), z), bad_sigmoid(z) ** 2)
+    assert v.status == "refuted"
+
+
+def test_proves_equal_matrices_entrywise() -> None:
+    a = sp.Matrix([[s, 1 - s], [softplus(z), 0]])
+    b = sp.Matrix([[1 / (1 + sp.exp(-z)), sigmoid(-z)], [sp.log(1 + sp.exp(z)), 0]])
+    assert check_equal(a, b).status == "proved"
+
+
+def test_uses_domain_positivity_for_log_identities() -> None:
+    a, b = sp.symbols("a b", real=True)
+    claim = (sp.log(a * b), sp.log(a) + sp.log(b))
+    assert check_equal(
+        *claim, domain={a: sp.Interval.open(0, sp.oo), b: sp.Interval.open(0, sp.oo)}
+    ).proved
+    # Without the domain the identity is false (a = b = -1): refuted.
+    v = check_equal(*claim)
+    assert v.status == "refuted"
+
+
+def test_proves_by_cases_over_a_finite_set() -> None:
+    yhat = sp.Symbol("yhat", real=True)
+    lab = sp.Symbol("y", real=True)
+    bernoulli = yhat**lab * (1 - yhat) ** (1 - lab)
+    two_cases = lab * yhat + (1 - lab) * (1 - yhat)
+    dom = {lab: sp.FiniteSet(0, 1), yhat: sp.Interval.open(0, 1)}
+    v = check_equal(bernoulli, two_cases, domain=dom)
+    assert v.status == "proved"
+    assert "cases" in v.method
+
+
+def test_proves_over_a_bounded_interval_by_reparametrizing() -> None:
+    # log(p / (1 - p)) = log p - log(1 - p) needs 0 < p < 1.
+    v = check_equal(
+        sp.log(p / (1 - p)), sp.log(p) - sp.log(1 - p), domain={p: sp.Interval.open(0, 1)}
+    )
+    assert v.status == "proved"
+
+
+def test_chain_rule_with_undefined_functions() -> None:
+    f, g = sp.Function("f"), sp.Function("g")
+    lhs = sp.Derivative(f(g(x)), x)
+    right = sp.Subs(sp.Derivative(f(y), y), y, g(x)) * sp.Derivative(g(x), x)
+    assert check_equal(lhs, right).status == "proved"
+    wrong = sp.Subs(sp.Derivative(f(y), y), y, g(x))
+    v = check_equal(lhs, wrong)
+    assert v.status == "refuted"
+    assert "random" in v.detail
+
+
+def test_symbolic_size_is_sampled_and_sums_expanded() -> None:
+    K = sp.Symbol("K", integer=True, positive=True)
+    k, i = sp.symbols("k i", integer=True)
+    zz = sp.IndexedBase("z", real=True)
+    total = sp.Sum(sp.exp(zz[k]), (k, 1, K))
+    softmax_i = sp.exp(zz[i]) / total
+    dom = {i: (1, K)}
+    # d s_i / d z_i = s_i (1 - s_i), for every K and i.
+    v = check_equal(sp.Derivative(softmax_i, zz[i]), softmax_i * (1 - softmax_i), domain=dom)
+    assert v.status in ("proved", "numerically-consistent")
+    assert v.points >= 3
+    w = check_equal(sp.Derivative(softmax_i, zz[i]), softmax_i, domain=dom)
+    assert w.status == "refuted"
+    assert K in w.counterexample and i in w.counterexample
+    assert 1 <= w.counterexample[i] <= w.counterexample[K]
+
+
+def test_simplex_domains_sum_to_exactly_one() -> None:
+    y1, y2, y3 = sp.symbols("y1:4", real=True)
+    v = check_equal(y1 + y2 + y3, 1, domain={(y1, y2, y3): Simplex()})
+    assert v.status == "proved"  # by substituting y3 = 1 - y1 - y2
+    K = sp.Symbol("K", integer=True, positive=True)
+    k = sp.Symbol("k", integer=True)
+    q = sp.IndexedBase("q")
+    w = check_equal(sp.Sum(q[k], (k, 1, K)), 1, domain={q: Simplex(size=K)})
+    assert w.status in ("proved", "numerically-consistent")
+    assert w.points >= 3
+
+
+# ----- refutations ----------------------------------------------------------------------------
+
+
+def test_refutes_a_wrong_derivative_quickly_with_a_real_counterexample() -> None:
+    start = time.monotonic()
+    a, b = sp.Derivative(s, z), s**2
+    v = check_equal(a, b)
+    assert time.monotonic() - start < 2.0
+    assert v.status == "refuted"
+    assert set(v.counterexample) == {z}
+    assert separates(v, a, b)
+
+
+def test_refutes_a_difference_far_below_double_precision() -> None:
+    a = sp.exp(-(x**2))
+    b = a + sp.Rational(1, 10**25)
+    v = check_equal(a, b)
+    assert v.status == "refuted"
+    assert separates(v, a, b)
+
+
+def test_refutes_a_wrong_matrix_entry_and_names_the_point() -> None:
+    a = sp.Matrix([[s, 1 - s]])
+    b = sp.Matrix([[s, s]])
+    v = check_equal(a, b)
+    assert v.status == "refuted"
+    assert v.values is not None
+
+
+def test_no_false_refutation_from_cancellation() -> None:
+    # 1 - sigma(z) cancels badly in the tails; the precision rises until it is resolved.
+    assert check_equal(1 - s, sigmoid(-z), domain={z: sp.Interval(20, 60)}).status == "proved"
+    big = sp.exp(40 * x) - sp.exp(40 * x) * (1 - sp.exp(-100 * x**2))
+    assert check_equal(big, sp.exp(40 * x - 100 * x**2)).status == "proved"
+
+
+# ----- relations --------------------------------------------------------------------------------
+
+
+def test_relation_that_holds_on_a_domain() -> None:
+    v = check_equal(s >= sp.Rational(1, 2), domain={z: sp.Interval(0, sp.oo)})
+    assert v.status == "proved"
+
+
+def test_strict_relation_fails_exactly_at_the_boundary() -> None:
+    v = check_equal(s > sp.Rational(1, 2), domain={z: sp.Interval(0, sp.oo)})
+    assert v.status == "refuted"
+    assert v.counterexample == {z: 0}
+
+
+def test_relation_that_fails_off_its_domain() -> None:
+    v = check_equal(s >= sp.Rational(1, 2))
+    assert v.status == "refuted"
+    assert v.counterexample[z] < 0
+
+
+def test_equivalent_relations() -> None:
+    assert check_equal(s >= sp.Rational(1, 2), z >= 0).status == "proved"
+    v = check_equal(s >= sp.Rational(1, 2), z > 0)
+    assert v.status == "refuted"
+    assert v.counterexample == {z: 0}
+    assert v.values == ("true", "false")
+
+
+def test_eq_relation_reduces_to_equality() -> None:
+    assert (
+        check_equal(sp.Eq(sp.Derivative(s, z), s * sigmoid(-z), evaluate=False)).status == "proved"
+    )
+
+
+def test_inequality_by_sign_of_a_square() -> None:
+    assert check_equal(sp.Derivative(s, z) <= sp.Rational(1, 4)).status == "proved"
+    assert check_equal(sp.Derivative(s, z) <= sp.Rational(1, 5)).status == "refuted"
+
+
+# ----- budgets and errors -----------------------------------------------------------------------
+
+HARD = (sp.expand((x + y + 1) ** 60), (x + y + 1) ** 60)
+
+
+@pytest.mark.parametrize("budget", [0.3, 1.0])
+def test_never_runs_longer_than_its_budget(budget: float) -> None:
+    start = time.monotonic()
+    v = check_equal(*HARD, budget_s=budget)
+    assert time.monotonic() - start <= budget + OVERRUN_S
+    assert v.elapsed_s <= budget + OVERRUN_S
+    assert v.status != "refuted"
+
+
+def test_budget_holds_off_the_main_thread() -> None:
+    out: dict[str, object] = {}
+
+    def run() -> None:
+        start = time.monotonic()
+        out["verdict"] = check_equal(*HARD, budget_s=0.5)
+        out["elapsed"] = time.monotonic() - start
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(30)
+    # The child process adds its start-up (fork) to the budget, at most CHILD_GRACE_S.
+    assert out["elapsed"] <= 0.5 + 1.0 + OVERRUN_S
+    assert out["verdict"].status != "refuted"
+
+
+def test_a_timed_out_proof_says_so() -> None:
+    v = check_equal(*HARD, budget_s=0.3, points=2)
+    assert "budget" in v.detail or "budget" in v.method or v.status == "proved"
+
+
+def test_strings_are_refused_not_parsed() -> None:
+    with pytest.raises(TypeError, match="string"):
+        check_equal("__import__('os')", z)
+
+
+def test_shape_mismatch_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"\(1, 2\).*\(2, 1\)"):
+        check_equal(sp.Matrix([[z, z]]), sp.Matrix([z, z]))
+
+
+def test_relation_against_expression_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="relation"):
+        check_equal(z > 0, z)
+
+
+def test_bad_domain_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="domain"):
+        check_equal(z, z, domain={z: "positive"})
+
+
+def test_bad_budget() -> None:
+    with pytest.raises(ValueError, match="budget_s"):
+        check_equal(z, z, budget_s=0)
+
+
+def test_results_are_repeatable() -> None:
+    a = check_equal(sp.Derivative(s, z), s**2, seed=3)
+    b = check_equal(sp.Derivative(s, z), s**2, seed=3)
+    assert a.counterexample == b.counterexample
+
+
+# ----- derivations ------------------------------------------------------------------------------
+
+
+def test_derivation_with_a_wrong_step_is_refuted_at_that_step() -> None:
+    d = Derivation(
+        quantity=sp.Derivative(s, z),
+        steps=[
+            Step(s * (1 - s), "the derivative"),
+            Step(s * s, "a wrong step"),
+            Step(s**2, "restated"),
+        ],
+        name="broken",
+    )
+    report = d.verify()
+    assert [sv.verdict.status for sv in report.steps] == ["proved", "refuted", "proved"]
+    assert report.status == "refuted"
+
+
+def test_inequality_chain_gives_the_combined_relation() -> None:
+    d = Derivation(
+        quantity=sp.Derivative(s, z),
+        steps=[
+            Step(sp.Rational(1, 4) - (s - sp.Rational(1, 2)) ** 2, "complete the square"),
+            Step(sp.Rational(1, 4), "a square is nonnegative", relation="<="),
+        ],
+    )
+    assert d.relation == "<="
+    assert d.verify().status == "proved"
+
+
+def test_derivation_validation() -> None:
+    with pytest.raises(ValueError, match="kebab"):
+        Derivation(quantity=z, steps=[Step(z, "same")], name="Not Kebab")
+    with pytest.raises(ValueError, match="no steps"):
+        Derivation(quantity=z, steps=[])
+    with pytest.raises(ValueError, match="justification"):
+        Step(z, "  ")
+    with pytest.raises(ValueError, match="mixes directions"):
+        Derivation(quantity=z, steps=[Step(z + 1, "a", relation="<="), Step(z, "b", relation=">=")])
+
+
+def test_mpmath_precision_is_left_as_found() -> None:
+    before = mpmath.mp.dps
+    check_equal(sp.Derivative(s, z), s**2)
+    assert mpmath.mp.dps == before
