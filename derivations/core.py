@@ -836,8 +836,9 @@ class Derivation:
     relation); ``steps`` lead from it to the result.  The first step is
     checked against ``quantity`` itself, evaluated by SymPy from the
     elementary definitions; every later step against the step before it.
-    ``domain`` is passed to :func:`check_equal`; ``implementation`` names the
-    ``numeric`` function the result verifies, if any.
+    ``domain``, ``budget_s`` (per step) and ``points`` are passed to
+    :func:`check_equal`; ``implementation`` names the ``numeric`` function the
+    result verifies, if any.
     """
 
     quantity: Any
@@ -849,6 +850,7 @@ class Derivation:
     domain: Mapping[Any, Any] = field(default_factory=dict)
     implementation: str | None = None
     budget_s: float = DEFAULT_BUDGET_S
+    points: int = DEFAULT_POINTS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
@@ -883,7 +885,7 @@ class Derivation:
         results = []
         previous = self.quantity
         for i, step in enumerate(self.steps):
-            verdict = _check_link(previous, step, domain, budget)
+            verdict = _check_link(previous, step, domain, budget, self.points)
             sv = StepVerdict(i, step, verdict)
             results.append(sv)
             if on_step is not None:
@@ -892,8 +894,9 @@ class Derivation:
         return DerivationReport(self, tuple(results), time.monotonic() - start)
 
 
-def _check_link(previous: Any, step: Step, domain: Domain, budget_s: float) -> Verdict:
+def _check_link(previous: Any, step: Step, domain: Domain, budget_s: float, points: int) -> Verdict:
     if step.relation == "=":
-        return check_equal(previous, step.expr, domain=domain, budget_s=budget_s)
+        return check_equal(previous, step.expr, domain=domain, budget_s=budget_s, points=points)
     cls = {"<=": sp.Le, "<": sp.Lt, ">=": sp.Ge, ">": sp.Gt}[step.relation]
-    return check_equal(cls(previous, step.expr, evaluate=False), domain=domain, budget_s=budget_s)
+    claim = cls(previous, step.expr, evaluate=False)
+    return check_equal(claim, domain=domain, budget_s=budget_s, points=points)

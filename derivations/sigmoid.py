@@ -12,6 +12,7 @@ import sympy as sp
 
 from derivations.core import Derivation, Step
 from derivations.functions import logit, sigmoid
+from derivations.notation import shown_product
 from derivations.registry import derivation
 
 TOPIC = "sigmoid"
@@ -22,12 +23,6 @@ p = sp.Symbol("p", real=True)
 half = sp.Rational(1, 2)
 quarter = sp.Rational(1, 4)
 e = sp.exp(-z)
-
-
-def _mul(*factors: sp.Expr | int) -> sp.Expr:
-    """A product shown factor by factor, as written; the verifier evaluates it anyway."""
-    shown = [sp.sympify(f) for f in factors]
-    return sp.Mul(*[f if f.is_Number else sp.UnevaluatedExpr(f) for f in shown], evaluate=False)
 
 
 @derivation
@@ -42,11 +37,13 @@ def sigmoid_derivative() -> Derivation:
         quantity=sp.Derivative(sigmoid(z), z),
         steps=[
             Step(sp.Derivative((1 + e) ** -1, z), r"definition of $\sigma$"),
-            Step(_mul(-1, (1 + e) ** -2, sp.Derivative(1 + e, z)), "chain rule for $u^{-1}$"),
-            Step(e / (1 + e) ** 2, r"$\frac{d}{dz}(1 + e^{-z}) = -e^{-z}$; the signs cancel"),
-            Step(_mul(1 / (1 + e), e / (1 + e)), "split the fraction"),
             Step(
-                _mul(1 / (1 + e), 1 - 1 / (1 + e)),
+                shown_product(-1, (1 + e) ** -2, sp.Derivative(1 + e, z)), "chain rule for $u^{-1}$"
+            ),
+            Step(e / (1 + e) ** 2, r"$\frac{d}{dz}(1 + e^{-z}) = -e^{-z}$; the signs cancel"),
+            Step(shown_product(1 / (1 + e), e / (1 + e)), "split the fraction"),
+            Step(
+                shown_product(1 / (1 + e), 1 - 1 / (1 + e)),
                 r"$\frac{e^{-z}}{1+e^{-z}} = 1 - \frac{1}{1+e^{-z}}$",
             ),
             Step(sigmoid(z) * (1 - sigmoid(z)), r"definition of $\sigma$"),
@@ -228,7 +225,7 @@ def sigmoid_chain_rule() -> Derivation:
         quantity=sp.Derivative(_a3, z),
         steps=[
             Step(
-                _mul(_a3 * (1 - _a3), _a2 * (1 - _a2), _a1 * (1 - _a1)),
+                shown_product(_a3 * (1 - _a3), _a2 * (1 - _a2), _a1 * (1 - _a1)),
                 r"chain rule; $\sigma' = \sigma(1 - \sigma)$ at each layer",
             ),
         ],
