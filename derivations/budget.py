@@ -36,6 +36,8 @@ class BudgetExceeded(Exception):
 
 # Deadlines of the active ``time_limit`` blocks, innermost last: (deadline, token).
 _active: list[tuple[float, object]] = []
+# Tokens whose deadline has already been raised: each fires once.
+_fired: set[int] = set()
 
 
 def signals_usable() -> bool:
@@ -44,10 +46,11 @@ def signals_usable() -> bool:
 
 
 def _arm_earliest() -> None:
-    if not _active:
+    pending = [d for d, tok in _active if id(tok) not in _fired]
+    if not pending:
         signal.setitimer(signal.ITIMER_REAL, 0)
         return
-    remaining = min(d for d, _ in _active) - time.monotonic()
+    remaining = min(pending) - time.monotonic()
     # setitimer(0) would disarm the timer: fire almost at once instead.
     signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-4))
 
@@ -61,9 +64,11 @@ class _Expired(BaseException):
 
 def _on_alarm(signum: int, frame: Any) -> None:
     now = time.monotonic()
-    expired = [tok for d, tok in _active if d <= now + 1e-3]
+    expired = [tok for d, tok in _active if d <= now + 1e-3 and id(tok) not in _fired]
     if expired:
         # The outermost expired budget wins: inner blocks re-raise it.
+        _fired.add(id(expired[0]))
+        _arm_earliest()
         raise _Expired(expired[0])
     _arm_earliest()
 
@@ -97,6 +102,7 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         try:
             _active[:] = [(d, t) for d, t in _active if t is not token]
+            _fired.discard(id(token))
             _arm_earliest()
             if not _active:
                 if signal.SIGALRM in signal.sigpending():
