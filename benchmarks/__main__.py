@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import verify_time
+from benchmarks import gradcheck, verify_time
 
 
 def main() -> int:
     ok = True
-    for bench in (verify_time,):
+    for bench in (verify_time, gradcheck):
         ok &= bench.run()
     return 0 if ok else 1
 

@@ -22,11 +22,13 @@ from derivations.core import (
     Verdict,
     check_equal,
 )
+from derivations.gradients import GradientReport, verify_gradient
 from derivations.registry import all, get, names, topics
 
 __all__ = [
     "Derivation",
     "DerivationReport",
+    "GradientReport",
     "Simplex",
     "Step",
     "StepVerdict",
@@ -36,4 +38,5 @@ __all__ = [
     "get",
     "names",
     "topics",
+    "verify_gradient",
 ]

@@ -125,17 +125,15 @@ def _special_values(s: sp.Set) -> list[Any]:
             candidates.append(_exact_number(s.inf))
         if not s.right_open and s.sup.is_finite:
             candidates.append(_exact_number(s.sup))
-    return [c for c in candidates if s.contains(c) is sp.true]
+    return [c for c in candidates if s.contains(sp.Rational(c)) is sp.true]
 
 
 def _exact_number(v: sp.Basic) -> int | float:
+    """An int, or the nearest float: a binary number, the same at every precision."""
     v = sp.sympify(v)
     if v.is_Integer:
         return int(v)
-    f = float(v)
-    if sp.Rational(f) != v:
-        raise DomainError(f"{v} is not exactly representable in binary; give a float or integer")
-    return f
+    return float(v)
 
 
 def _draw_simplex(n: int, rng: random.Random) -> list[float]:

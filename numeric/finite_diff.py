@@ -1,40 +1,49 @@
-"""Finite differences and a gradient checker that turns its own error estimate into the tolerance.
+"""Finite differences, and a gradient checker whose tolerance is its own error estimate.
 
 Three ways to differentiate numerically, each with an error estimate:
 
-* **complex step**: f'(x) = Im f(x + i h) / h with h = 1e-20.  No subtraction,
-  so no cancellation: accurate to the rounding of f itself, in one
-  evaluation per entry.  Needs f to accept complex input and stay analytic.
-* **Ridders' extrapolation**: central differences at shrinking steps,
-  extrapolated to h = 0 in a Neville tableau; the tableau's differences
-  estimate the error (Numerical Recipes, ``dfridr``).  About 14 digits in
-  6 to 12 evaluations, on any smooth f.
+* **complex step**: f'(x) = Im f(x + i h) / h with h = 1e-20.  No difference
+  of nearby values, so no truncation or cancellation of the usual kind: one
+  evaluation per entry, accurate to the rounding of f's own arithmetic.
+  Needs f to accept complex input and stay analytic.  Its error is estimated
+  as 4 eps |f'|, and where that looks too small (an entry that fails), from
+  the spread of three steps h, h phi, h phi^2: their truncation errors are
+  all below 1e-40, so what differs between them is rounding alone.
+* **Ridders' extrapolation**: central differences at h0, h0/2, h0/4, ...
+  extrapolated to h = 0 in a Neville tableau.  Its error estimate is the
+  larger of the tableau's differences (Numerical Recipes' ``dfridr``) and
+  three times the rounding of the quotients used.  About 13 digits in 6 to
+  12 evaluations on smooth f.
 * **central difference**: (f(x + h) - f(x - h)) / 2h with h = eps^(1/3) |x|,
-  compared with the step 2h for a truncation estimate.
+  with |D(h) - D(2h)| / 3 + eps |f| / h as its error.
 
-:func:`gradcheck` compares an analytic gradient (or Jacobian) with one of
-them.  An entry passes when
+:func:`gradcheck` compares an analytic gradient or Jacobian with one of them.
+Unless ``rtol``/``atol`` are given, an entry passes when
 
-    |analytic - numeric| <= atol + rtol |numeric|            (if given), else
-    |analytic - numeric| <= SAFETY * (numeric's error estimate + rounding floor)
+    |analytic - numeric| <= SAFETY * (numeric's error estimate)
+                            + ROUNDING_ULPS * eps * (|analytic| + RMS of its row)
 
-Where the central check fails for a non-analytic f, the entry is examined
-with one-sided differences: if the left and right derivatives disagree the
-entry is a *kink* (ReLU, abs, max at a tie) and is reported, not failed, when
-the analytic value equals either one-sided value or lies between them.
+the second term being the rounding the analytic computation itself may
+carry.  Where a non-analytic f fails an entry, one-sided extrapolated
+differences decide whether the entry is a *kink* (ReLU, abs, max at a tie):
+it is then reported, not failed, when the analytic value equals either
+one-sided derivative or lies between them (a subgradient).
 
-``sample=`` checks a random subset of the entries; ``projections=`` checks
-directional derivatives J v along random sign vectors v, whose tolerance
-is the numeric error estimate of J v plus the rounding of the dot product,
-so a wrong entry shows up whatever the input size.
+``sample=k`` checks k input entries drawn at random; ``projections=k`` checks
+k directional derivatives J v along random sign vectors v.  For a projection
+the analytic side, sum_k J_k v_k, is summed exactly (``math.fsum``; the
+products are exact for v_k = +-1), so its tolerance holds only the numeric
+estimate and the analytic rounding, eps |J|_2, not a bound that grows with
+the input size: one wrong entry of a 10^6-parameter gradient still shows.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -54,71 +63,109 @@ __all__ = [
 ]
 
 Method = Literal["auto", "complex", "ridders", "central"]
+METHODS = ("complex", "ridders", "central")
 COMPLEX_STEP_H = 1e-20
-# An entry fails only when its error exceeds the error estimate this many times over.
+# Three complex steps whose rounding differs (phi is far from any power of two).
+_COMPLEX_STEPS = (
+    COMPLEX_STEP_H,
+    COMPLEX_STEP_H * 1.618033988749895,
+    COMPLEX_STEP_H * 2.618033988749895,
+)
+# An entry fails only when its error exceeds the numeric error estimate this many times over.
 SAFETY = 10.0
-# Rounding floor, in eps: of the analytic entry (its size and its row's RMS) and of
-# the arithmetic of f (|f| per unit of x: the imaginary part of a complex division,
-# for one, cancels at that scale).
+# The analytic gradient's own rounding, in eps times (|entry| + RMS of its row).
 ROUNDING_ULPS = 64.0
 _RIDDERS_TABLE = 10
 # Ridders starts large (0.1 of the entry's scale): extrapolation removes the
 # truncation error, and a large step keeps the rounding of f(x + h) - f(x - h) small.
 _RIDDERS_H0 = 0.1
 _RIDDERS_SHRINK = 2.0
+# Ridders' estimate above this (relative) sends it back to a smaller starting step.
+_RIDDERS_GOOD = 1e-9
+# One-sided differences for kinks start small, so they stay on one side of a nearby kink.
+_ONE_SIDED_H0 = 1e-3
 _WORST_SHOWN = 5
+_F64_EPS = float(np.finfo(np.float64).eps)
+
+
+class _NotAnalytic(Exception):
+    pass
 
 
 class _Counted:
-    """Wraps f: counts evaluations, returns float arrays, rejects non-finite output."""
+    """Wraps f: counts evaluations and tracks the precision f computes in."""
 
-    def __init__(self, f: Callable[[Array], Any], dtype: np.dtype[Any]) -> None:
+    def __init__(self, f: Callable[[Array], Any]) -> None:
         self.f = f
-        self.dtype = dtype
         self.calls = 0
+        self.eps = _F64_EPS
 
     def __call__(self, x: Array) -> Array:
         self.calls += 1
         out = np.asarray(self.f(x))
         if out.dtype.kind not in "fc":
             out = out.astype(np.float64)
+        # A float32 result from float64 input: f computes in float32.
+        self.eps = max(self.eps, float(np.finfo(out.dtype).eps))
         return out
-
-
-# ----------------------------------------------------------------------------------------
-# Columns of the Jacobian: d f / d x_k for one input entry k, with an error estimate.
-# ----------------------------------------------------------------------------------------
-
-
-def _unit(x: Array, k: int, h: float, dtype: Any = None) -> Array:
-    xp = np.array(x, dtype=dtype or x.dtype, copy=True)
-    xp.reshape(-1)[k] += h
-    return xp
 
 
 def _direction(x: Array, v: Array, h: complex | float) -> Array:
     return x + h * v.reshape(x.shape)
 
 
-def _complex_column(f: _Counted, x: Array, v: Array) -> tuple[Array, Array]:
-    """Im f(x + i h v) / h and its rounding estimate."""
-    out = f(_direction(x.astype(np.complex128), v, 1j * COMPLEX_STEP_H))
+def _basis(n: int, k: int) -> Array:
+    e = np.zeros(n)
+    e[k] = 1.0
+    return e
+
+
+def _step(x: Array, k: int | None, relative: float) -> float:
+    size = float(np.max(np.abs(x), initial=0.0)) if k is None else abs(float(x.reshape(-1)[k]))
+    return relative * max(size, 1.0)
+
+
+# ----------------------------------------------------------------------------------------
+# Columns of the Jacobian: the derivative along v, with an error estimate per output.
+# ----------------------------------------------------------------------------------------
+
+
+def _complex_quotient(f: _Counted, x: Array, v: Array, h: float) -> Array:
+    out = f(_direction(x.astype(np.complex128), v, 1j * h))
     if not np.iscomplexobj(out):
         raise _NotAnalytic("f returned a real result for complex input")
-    col = out.imag.ravel() / COMPLEX_STEP_H
-    eps = np.finfo(np.float64).eps
-    return col, 4 * eps * np.abs(col)
+    quotient: Array = np.asarray(out.imag.ravel() / h)
+    return quotient
+
+
+def _complex_column(
+    f: _Counted, x: Array, v: Array, f0: Array, *, spread: bool, f_term: bool
+) -> tuple[Array, Array]:
+    """Im f(x + i h v) / h and its rounding estimate.
+
+    ``f_term``: add eps |f|, the rounding of f's real arithmetic reaching the
+    imaginary part (a complex division b c - a d cancels at the scale of f,
+    whatever the step: softmax of a dominant logit shows it).  ``spread``:
+    take at least the spread over three steps h, h phi, h phi^2, which
+    measures the rounding that does depend on the step.
+    """
+    col = _complex_quotient(f, x, v, _COMPLEX_STEPS[0])
+    est = 4 * f.eps * np.abs(col)
+    if f_term:
+        est = est + f.eps * np.abs(f0.ravel())
+    if spread:
+        others = [_complex_quotient(f, x, v, h) for h in _COMPLEX_STEPS[1:]]
+        est = np.maximum(est, np.max([np.abs(o - col) for o in others], axis=0))
+    return col, est
 
 
 def _central_column(f: _Counted, x: Array, v: Array, h: float) -> tuple[Array, Array]:
-    """Central difference at h, with |D(h) - D(2h)| / 3 + eps |f| / h as its error."""
     f1, f2 = f(_direction(x, v, h)).ravel(), f(_direction(x, v, -h)).ravel()
     f3, f4 = f(_direction(x, v, 2 * h)).ravel(), f(_direction(x, v, -2 * h)).ravel()
     d1 = (f1 - f2) / (2 * h)
     d2 = (f3 - f4) / (4 * h)
-    eps = np.finfo(np.float64).eps
     scale = np.maximum(np.abs(f1), np.abs(f2))
-    return d1, np.abs(d1 - d2) / 3 + eps * scale / h
+    return d1, np.abs(d1 - d2) / 3 + f.eps * scale / h
 
 
 def _tableau(
@@ -129,22 +176,21 @@ def _tableau(
     ``diff(h)`` returns the difference quotient and its rounding error.
     ``order_step`` is 2 for central differences (error in even powers of h)
     and 1 for one-sided ones.  The best entry of the tableau is kept per
-    output component, its error being the larger of Ridders' estimate and
-    three times the rounding of the quotients it uses (the extrapolation
-    weights amplify rounding by up to that much); the search stops once the
-    error grows.
+    output, its error being the larger of Ridders' estimate and three times
+    the rounding of the quotients (the extrapolation weights amplify rounding
+    by up to that much).  The search stops once rounding has won.
     """
     first, rounding = diff(h0)
     table: list[list[Array]] = [[first]]
     best = first.copy()
     err = np.full_like(best, np.inf)
     h = h0
+    factor = shrink**order_step
     for i in range(1, _RIDDERS_TABLE):
         h /= shrink
         quotient, r = diff(h)
         rounding = np.maximum(rounding, r)
         row = [quotient]
-        factor = shrink**order_step
         fac = factor
         for j in range(1, i + 1):
             row.append((row[j - 1] * fac - table[i - 1][j - 1]) / (fac - 1))
@@ -155,23 +201,35 @@ def _tableau(
             best = np.where(better, row[j], best)
             err = np.where(better, e, err)
         table.append(row)
-        # Stop once rounding has won: the best entry sits on the rounding floor,
-        # or the highest order is worse than the best by a factor 2.
+        # Rounding has won: the best sits on the rounding floor, or the highest
+        # order is worse than the best by a factor 2 (Ridders' own test).
         if np.all(err <= 3 * rounding) or np.all(np.abs(row[i] - table[i - 1][i - 1]) >= 2 * err):
             break
     return best, err
 
 
-_EPS = float(np.finfo(np.float64).eps)
-
-
 def _ridders_column(f: _Counted, x: Array, v: Array, h0: float) -> tuple[Array, Array]:
+    """Ridders from h0; restarted from h0/100, then h0/10^4, where the estimate stays poor.
+
+    A kink (abs, max) within the steps spoils the extrapolation, and Ridders'
+    estimate then says so; at a smaller scale the kink is out of reach and the
+    central difference of a piecewise smooth f is accurate again.  The answer
+    with the smallest estimate is kept, per output.
+    """
+
     def central(h: float) -> tuple[Array, Array]:
         up, down = f(_direction(x, v, h)).ravel(), f(_direction(x, v, -h)).ravel()
-        return (up - down) / (2 * h), _EPS * (np.abs(up) + np.abs(down)) / (2 * h)
+        return (up - down) / (2 * h), f.eps * (np.abs(up) + np.abs(down)) / (2 * h)
 
     col, err = _tableau(central, h0, _RIDDERS_SHRINK, 2)
-    return col, err + _EPS * np.abs(col)
+    for restart in (1e-2, 1e-4):
+        good = err <= _RIDDERS_GOOD * (np.abs(col) + np.sqrt(np.mean(col**2)))
+        if np.all(good):
+            break
+        again, again_err = _tableau(central, h0 * restart, _RIDDERS_SHRINK, 2)
+        better = again_err < err
+        col, err = np.where(better, again, col), np.where(better, again_err, err)
+    return col, err + f.eps * np.abs(col)
 
 
 def _one_sided(
@@ -179,33 +237,22 @@ def _one_sided(
 ) -> tuple[Array, Array]:
     def diff(h: float) -> tuple[Array, Array]:
         moved = f(_direction(x, v, side * h)).ravel()
-        return (moved - f0) / (side * h), _EPS * (np.abs(moved) + np.abs(f0)) / h
+        return (moved - f0) / (side * h), f.eps * (np.abs(moved) + np.abs(f0)) / h
 
     col, err = _tableau(diff, h0, 2.0, 1)
-    return col, err + np.finfo(np.float64).eps * np.abs(col)
+    return col, err + f.eps * np.abs(col)
 
 
-def _step(x: Array, k: int | None, relative: float) -> float:
-    size = float(np.max(np.abs(x))) if k is None else abs(float(x.reshape(-1)[k]))
-    return relative * max(size, 1.0)
-
-
-class _NotAnalytic(Exception):
-    pass
-
-
-def _column(method: str, f: _Counted, x: Array, v: Array, k: int | None) -> tuple[Array, Array]:
+def _column(
+    method: str, f: _Counted, x: Array, v: Array, k: int | None, f0: Array
+) -> tuple[Array, Array]:
     if method == "complex":
-        return _complex_column(f, x, v)
+        # An entry: cheap estimate, with eps |f|.  A projection, whose f may sum
+        # 10^6 terms: the measured spread, so the tolerance does not grow with n.
+        return _complex_column(f, x, v, f0, spread=k is None, f_term=k is not None)
     if method == "ridders":
         return _ridders_column(f, x, v, _step(x, k, _RIDDERS_H0))
-    return _central_column(f, x, v, _step(x, k, np.finfo(np.float64).eps ** (1 / 3)))
-
-
-def _basis(n: int, k: int) -> Array:
-    e = np.zeros(n)
-    e[k] = 1.0
-    return e
+    return _central_column(f, x, v, _step(x, k, _F64_EPS ** (1 / 3)))
 
 
 # ----------------------------------------------------------------------------------------
@@ -214,33 +261,43 @@ def _basis(n: int, k: int) -> Array:
 
 
 def _prepare(f: Callable[[Array], Any], x: ArrayLike) -> tuple[_Counted, Array, Array]:
-    xa = as_float_array(x, "x", allow_complex=False)
-    counted = _Counted(f, xa.dtype)
-    f0 = counted(xa.astype(np.float64))
+    """f wrapped, x as float64 (float32 input is evaluated in float64), and f(x)."""
+    xa = as_float_array(x, "x", allow_complex=False).astype(np.float64)
+    counted = _Counted(f)
+    f0 = counted(xa)
     if not np.all(np.isfinite(f0)):
         raise ValueError(f"f(x) is not finite (shape {f0.shape}): cannot differentiate here")
-    return counted, xa.astype(np.float64), f0
+    return counted, xa, f0
 
 
-def _jacobian_by(method: str, f: Callable[[Array], Any], x: ArrayLike) -> tuple[Array, Array, int]:
+def _check_method(method: str) -> None:
+    if method not in ("auto", *METHODS):
+        raise ValueError(
+            f"method must be 'auto', 'complex', 'ridders' or 'central', got {method!r}"
+        )
+
+
+def _jacobian_by(method: str, f: Callable[[Array], Any], x: ArrayLike) -> tuple[Array, Array]:
+    _check_method(method)
     counted, xa, f0 = _prepare(f, x)
+    if method == "auto":
+        method = _choose_method(counted, xa, np.random.default_rng(0))
     n = xa.size
-    cols, errs = [], []
-    for k in range(n):
-        col, err = _column(method, counted, xa, _basis(n, k), k)
-        cols.append(col)
-        errs.append(err)
     shape = f0.shape + xa.shape
-    jac = np.stack(cols, axis=-1).reshape(shape) if n else np.zeros(shape)
-    err = np.stack(errs, axis=-1).reshape(shape) if n else np.zeros(shape)
-    return jac, err, counted.calls
+    if n == 0:
+        return np.zeros(shape), np.zeros(shape)
+    columns = [_column(method, counted, xa, _basis(n, k), k, f0) for k in range(n)]
+    jac = np.stack([c for c, _ in columns], axis=-1).reshape(shape)
+    err = np.stack([e for _, e in columns], axis=-1).reshape(shape)
+    return jac, err
 
 
 def complex_step(f: Callable[[Array], Any], x: ArrayLike) -> Array:
     """The Jacobian of f at x by the complex step, shape f(x).shape + x.shape.
 
-    f must accept complex arrays and be analytic (no abs, comparisons on the
-    imaginary part, or casts to real).  Accurate to the rounding of f.
+    f must accept complex arrays and be analytic (no abs, no comparisons of
+    complex values, no casts to real).  Accurate to the rounding of f; a
+    derivative below about 1e-288 underflows (h f' must stay a normal number).
     """
     return _jacobian_by("complex", f, x)[0]
 
@@ -252,8 +309,7 @@ def central_difference(f: Callable[[Array], Any], x: ArrayLike) -> Array:
 
 def ridders(f: Callable[[Array], Any], x: ArrayLike) -> tuple[Array, Array]:
     """The Jacobian of f at x by Ridders' extrapolation, and its error estimate."""
-    jac, err, _ = _jacobian_by("ridders", f, x)
-    return jac, err
+    return _jacobian_by("ridders", f, x)
 
 
 def jacobian(f: Callable[[Array], Any], x: ArrayLike, method: Method = "auto") -> Array:
@@ -262,15 +318,7 @@ def jacobian(f: Callable[[Array], Any], x: ArrayLike, method: Method = "auto") -
     ``"auto"`` takes the complex step when f is analytic (see :func:`gradcheck`)
     and Ridders' extrapolation otherwise.
     """
-    chosen: str = method
-    if method == "auto":
-        counted, xa, _ = _prepare(f, x)
-        chosen = _choose_method(counted, xa, np.random.default_rng(0))
-    if chosen not in ("complex", "ridders", "central"):
-        raise ValueError(
-            f"method must be 'auto', 'complex', 'ridders' or 'central', got {method!r}"
-        )
-    return _jacobian_by(chosen, f, x)[0]
+    return _jacobian_by(method, f, x)[0]
 
 
 # ----------------------------------------------------------------------------------------
@@ -280,7 +328,10 @@ def jacobian(f: Callable[[Array], Any], x: ArrayLike, method: Method = "auto") -
 
 @dataclass(frozen=True)
 class EntryCheck:
-    """One checked entry: index (output index + input index), values and verdict."""
+    """One checked entry: index (output index + input index), values and verdict.
+
+    For projections the index is (projection number, output index...).
+    """
 
     index: tuple[int, ...]
     analytic: float
@@ -312,6 +363,7 @@ class GradcheckReport:
     entries: tuple[EntryCheck, ...] = field(repr=False)
     tolerance_rule: str = ""
     elapsed_s: float = 0.0
+    unit: str = "entries"
 
     @property
     def mismatches(self) -> tuple[EntryCheck, ...]:
@@ -323,11 +375,12 @@ class GradcheckReport:
 
     @property
     def worst(self) -> tuple[EntryCheck, ...]:
-        """Entries by how far they exceed their tolerance, worst first."""
-        ranked = sorted(
-            self.entries, key=lambda e: e.abs_error / max(e.tolerance, 1e-300), reverse=True
-        )
-        return tuple(ranked[:_WORST_SHOWN])
+        """Entries by how far they exceed their tolerance, mismatches first."""
+
+        def badness(e: EntryCheck) -> tuple[bool, float]:
+            return (e.status == "mismatch", e.abs_error / max(e.tolerance, 1e-300))
+
+        return tuple(sorted(self.entries, key=badness, reverse=True)[:_WORST_SHOWN])
 
     @property
     def max_abs_error(self) -> float:
@@ -339,13 +392,9 @@ class GradcheckReport:
 
     def __str__(self) -> str:
         verdict = "passed" if self.ok else f"FAILED: {len(self.mismatches)} mismatched"
-        what = (
-            f"{self.checked} of {self.total} entries"
-            if self.checked != self.total
-            else f"{self.total} entries"
-        )
+        what = f"{self.checked} of {self.total}" if self.checked != self.total else f"{self.total}"
         lines = [
-            f"gradcheck {verdict} ({what}; method {self.method};"
+            f"gradcheck {verdict} ({what} {self.unit}; method {self.method};"
             f" {self.evaluations} evaluations of f; {self.elapsed_s:.2f} s)",
             f"tolerance: {self.tolerance_rule}",
             f"max abs error {self.max_abs_error:.3g}, max rel error {self.max_rel_error:.3g}",
@@ -358,9 +407,7 @@ class GradcheckReport:
                 f"  {e.error_estimate:>8.1e}  {e.status}{': ' + e.note if e.note else ''}"
             )
         shown = {e.index for e in self.worst}
-        for e in self.kinks:
-            if e.index not in shown:
-                lines.append(f"{e.index!s:>14}  kink: {e.note}")
+        lines += [f"{e.index!s:>14}  kink: {e.note}" for e in self.kinks if e.index not in shown]
         return "\n".join(lines)
 
 
@@ -382,44 +429,142 @@ def _analytic(
 
 
 def _choose_method(f: _Counted, x: Array, rng: np.random.Generator) -> str:
-    """Complex step when f takes complex input and agrees with Ridders along a random direction."""
+    """Complex step if f takes complex input and agrees with Ridders along a random direction.
+
+    A non-analytic f (abs, max, a cast to real) either rejects complex input,
+    returns a real result, or gives a directional derivative that disagrees
+    with the real one; at a kink the central difference is the average of
+    the one-sided slopes, which the complex step (one-sided) does not match.
+    """
     v = rng.choice([-1.0, 1.0], size=x.size)
     try:
-        with np.errstate(all="ignore"):
-            col, _ = _complex_column(f, x, v)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            col = _complex_quotient(f, x, v, COMPLEX_STEP_H)
     except (_NotAnalytic, TypeError, ValueError):
         return "ridders"
     if not np.all(np.isfinite(col)):
         return "ridders"
     ref, err = _ridders_column(f, x, v, _step(x, None, _RIDDERS_H0))
-    eps = np.finfo(np.float64).eps
-    agree = np.abs(col - ref) <= SAFETY * err + 1e3 * eps * (np.abs(ref) + 1)
+    agree = np.abs(col - ref) <= SAFETY * err + 1e3 * f.eps * (np.abs(ref) + 1)
     return "complex" if bool(np.all(agree)) else "ridders"
 
 
-def _kink(
+def _kink_note(
     f: _Counted, x: Array, k: int, out: int, analytic: float, f0: Array
-) -> tuple[bool, str, float, float]:
-    """(is_kink, note, left, right) from one-sided extrapolated differences along x_k."""
+) -> tuple[bool, str]:
+    """(is the entry a kink, a note on which side the analytic value matched)."""
     v = _basis(x.size, k)
-    h0 = _step(x, k, 1e-3)
+    h0 = _step(x, k, _ONE_SIDED_H0)
     right, err_r = _one_sided(f, x, v, h0, +1, f0)
     left, err_l = _one_sided(f, x, v, h0, -1, f0)
     lo, hi, el, er = left[out], right[out], err_l[out], err_r[out]
-    gap_tol = SAFETY * (el + er) + 1e3 * np.finfo(np.float64).eps * max(abs(lo), abs(hi), 1.0)
-    if abs(hi - lo) <= gap_tol:
-        return False, "", lo, hi
-    tol_l = SAFETY * el + 1e3 * np.finfo(np.float64).eps * max(abs(lo), 1.0)
-    tol_r = SAFETY * er + 1e3 * np.finfo(np.float64).eps * max(abs(hi), 1.0)
-    if abs(analytic - lo) <= tol_l:
-        note = "matches the left derivative"
-    elif abs(analytic - hi) <= tol_r:
-        note = "matches the right derivative"
+    floor = 1e3 * f.eps
+    if abs(hi - lo) <= SAFETY * (el + er) + floor * max(abs(lo), abs(hi), 1.0):
+        return False, ""
+    if abs(analytic - lo) <= SAFETY * el + floor * max(abs(lo), 1.0):
+        side = "matches the left derivative"
+    elif abs(analytic - hi) <= SAFETY * er + floor * max(abs(hi), 1.0):
+        side = "matches the right derivative"
     elif min(lo, hi) < analytic < max(lo, hi):
-        note = "lies between the one-sided derivatives (a subgradient)"
+        side = "lies between them (a subgradient)"
     else:
-        return True, f"outside [left {lo:.6g}, right {hi:.6g}]", lo, hi
-    return True, f"left {lo:.6g}, right {hi:.6g}; analytic {note}", lo, hi
+        return True, f"analytic outside [left {lo:.6g}, right {hi:.6g}]"
+    return True, f"left {lo:.6g}, right {hi:.6g}; analytic {side}"
+
+
+def _tolerance(
+    est: Array, num: Array, rtol: float | None, atol: float | None, rounding: Array
+) -> Array:
+    if rtol is None and atol is None:
+        return SAFETY * est + rounding
+    return (atol or 0.0) + (rtol or 0.0) * np.abs(num)
+
+
+def _rule_text(rtol: float | None, atol: float | None, rounding: str) -> str:
+    if rtol is None and atol is None:
+        return f"{SAFETY:g} x the method's error estimate + {ROUNDING_ULPS:g} eps {rounding}"
+    return f"atol {atol or 0:g} + rtol {rtol or 0:g} x |numeric|"
+
+
+def _entry(index: tuple[int, ...], ana: float, num: float, est: float, tol: float) -> EntryCheck:
+    ok = abs(ana - num) <= tol or (math.isnan(ana) and math.isnan(num))
+    return EntryCheck(
+        index, float(ana), float(num), float(est), float(tol), "ok" if ok else "mismatch"
+    )
+
+
+@dataclass
+class _Check:
+    """What every part of one gradcheck needs."""
+
+    f: _Counted
+    x: Array
+    f0: Array
+    jac: Array  # analytic, (outputs, inputs), float64
+    method: str
+    rtol: float | None
+    atol: float | None
+    eps: float
+
+    def rounding(self, rows: Array) -> Array:
+        """The analytic values' own rounding: eps (|entry| + RMS of the row)."""
+        rms = np.sqrt(np.mean(self.jac**2, axis=1))
+        rounding: Array = ROUNDING_ULPS * self.eps * (np.abs(rows) + rms)
+        return rounding
+
+    def entry_column(self, k: int) -> list[EntryCheck]:
+        n = self.x.size
+        num, est = _column(self.method, self.f, self.x, _basis(n, k), k, self.f0)
+        ana = self.jac[:, k]
+        tol = _tolerance(est, num, self.rtol, self.atol, self.rounding(ana))
+        entries = [self._entry_at(out, k, ana, num, est, tol) for out in range(self.f0.size)]
+        if any(e.status == "mismatch" for e in entries) and self.rtol is None and self.atol is None:
+            entries = self._second_look(k, entries)
+        return entries
+
+    def _entry_at(
+        self, out: int, k: int, ana: Array, num: Array, est: Array, tol: Array
+    ) -> EntryCheck:
+        index = (*np.unravel_index(out, self.f0.shape), *np.unravel_index(k, self.x.shape))
+        return _entry(tuple(int(i) for i in index), ana[out], num[out], est[out], tol[out])
+
+    def _second_look(self, k: int, entries: list[EntryCheck]) -> list[EntryCheck]:
+        """A failing entry: the complex step's rounding measured, or a kink looked for."""
+        if self.method == "complex":
+            v = _basis(self.x.size, k)
+            num, est = _complex_column(self.f, self.x, v, self.f0, spread=True, f_term=True)
+            ana = self.jac[:, k]
+            tol = _tolerance(est, num, None, None, self.rounding(ana))
+            return [self._entry_at(out, k, ana, num, est, tol) for out in range(self.f0.size)]
+        out_entries = []
+        for out, e in enumerate(entries):
+            if e.status == "mismatch":
+                is_kink, note = _kink_note(self.f, self.x, k, out, e.analytic, self.f0.ravel())
+                if is_kink:
+                    e = replace(
+                        e,
+                        status="mismatch" if note.startswith("analytic outside") else "kink",
+                        note=note,
+                    )
+            out_entries.append(e)
+        return out_entries
+
+    def projection(self, p: int, v: Array) -> list[EntryCheck]:
+        num, est = _column(self.method, self.f, self.x, v, None, self.f0)
+        ana = np.array([math.fsum(row * v) for row in self.jac])
+        rounding = ROUNDING_ULPS * self.eps * np.sqrt(np.sum(self.jac**2, axis=1))
+        tol = _tolerance(est, num, self.rtol, self.atol, rounding)
+        return [
+            _entry(
+                (p, *(int(i) for i in np.unravel_index(out, self.f0.shape))),
+                ana[out],
+                num[out],
+                est[out],
+                tol[out],
+            )
+            for out in range(self.f0.size)
+        ]
 
 
 def gradcheck(
@@ -447,82 +592,60 @@ def gradcheck(
         ``"auto"`` (complex step if f is analytic, else Ridders), ``"complex"``,
         ``"ridders"`` or ``"central"``.
     rtol, atol:
-        Fixed tolerances.  Left out, each entry's tolerance is SAFETY times
-        the method's own error estimate plus a rounding floor.
+        Fixed tolerances.  Left out, each entry's tolerance is SAFETY times the
+        method's own error estimate plus the analytic value's rounding.
     sample:
         Check only this many input entries, drawn at random.
     projections:
         Instead of entries, check this many directional derivatives J v along
-        random sign vectors v (one evaluation each with the complex step).
+        random sign vectors v (three evaluations each with the complex step).
     seed:
         Seeds the sample, the projections and the analyticity probe.
 
-    float32 input: f is evaluated in float64 when it accepts float64 (the
-    analytic gradient is compared with a float32-scaled tolerance), so no
-    false failures come from float32 rounding in the differences.
+    float32 ``x``: f is evaluated at x in float64 (if f itself computes in
+    float32, its rounding is taken as float32's), and the analytic gradient is
+    compared with a rounding floor scaled to float32 eps: no false failures
+    come from float32.
     """
     start = time.perf_counter()
-    x32 = np.asarray(x).dtype == np.float32
-    counted, xa, f0 = _prepare(f, x)
-    g = _analytic(grad, np.asarray(x), f0.shape)
-    if method not in ("auto", "complex", "ridders", "central"):
-        raise ValueError(
-            f"method must be 'auto', 'complex', 'ridders' or 'central', got {method!r}"
-        )
+    _check_method(method)
     if sample is not None and projections is not None:
         raise ValueError("give sample or projections, not both")
+    if sample is not None and sample < 1:
+        raise ValueError(f"sample must be at least 1, got {sample}")
+    if projections is not None and projections < 1:
+        raise ValueError(f"projections must be at least 1, got {projections}")
+    x_in = np.asarray(x)
+    counted, xa, f0 = _prepare(f, x)
+    g = _analytic(grad, x_in, f0.shape)
     rng = np.random.default_rng(seed)
     chosen = _choose_method(counted, xa, rng) if method == "auto" else method
-    work_eps = float(np.finfo(np.float32 if x32 else np.float64).eps)
-    jac = g.reshape(f0.size, xa.size).astype(np.float64)
-    row_scale = np.sqrt(np.mean(jac**2, axis=1)) if xa.size else np.zeros(f0.size)
-
-    f_abs = np.abs(f0.ravel())
-
-    def floor(k: int) -> Array:
-        """Rounding of the analytic entry and of f's own arithmetic, per output."""
-        x_scale = max(abs(float(xa.reshape(-1)[k])), 1.0)
-        return ROUNDING_ULPS * work_eps * (np.abs(jac[:, k]) + row_scale + f_abs / x_scale)
+    eps = max(counted.eps, float(np.finfo(g.dtype).eps) if g.dtype.kind == "f" else _F64_EPS)
+    if x_in.dtype == np.float32:
+        eps = max(eps, float(np.finfo(np.float32).eps))
+    check = _Check(
+        counted, xa, f0, g.reshape(f0.size, xa.size).astype(np.float64), chosen, rtol, atol, eps
+    )
 
     entries: list[EntryCheck] = []
     if projections is not None:
-        if projections < 1:
-            raise ValueError(f"projections must be at least 1, got {projections}")
         for p in range(projections):
-            v = rng.choice([-1.0, 1.0], size=xa.size)
-            num, est = _column(chosen, counted, xa, v, None)
-            ana = jac @ v
-            dot_rounding = ROUNDING_ULPS * work_eps * (np.abs(jac) @ np.abs(v) + f_abs)
-            tol = _tolerance(num, est, rtol, atol, dot_rounding)
-            for out in range(f0.size):
-                entries.append(_entry((p, out), ana[out], num[out], est[out], tol[out]))
+            entries += check.projection(p, rng.choice([-1.0, 1.0], size=xa.size))
         total = projections * f0.size
-        rule = "projections J v on random sign vectors v; " + _rule_text(rtol, atol)
+        rule = "J v, v random signs; " + _rule_text(rtol, atol, "|J row|_2")
     else:
         n = xa.size
         ks = (
-            np.arange(n)
+            range(n)
             if sample is None or sample >= n
             else np.sort(rng.choice(n, sample, replace=False))
         )
         for k in ks:
-            num, est = _column(chosen, counted, xa, _basis(n, int(k)), int(k))
-            tol = _tolerance(num, est, rtol, atol, floor(int(k)))
-            for out in range(f0.size):
-                index = np.unravel_index(out, f0.shape) + np.unravel_index(int(k), xa.shape)
-                entry = _entry(
-                    tuple(int(i) for i in index), jac[out, k], num[out], est[out], tol[out]
-                )
-                if entry.status == "mismatch" and chosen != "complex":
-                    is_kink, note, _, _ = _kink(counted, xa, int(k), out, jac[out, k], f0.ravel())
-                    if is_kink:
-                        status = "kink" if not note.startswith("outside") else "mismatch"
-                        entry = EntryCheck(**{**entry.__dict__, "status": status, "note": note})
-                entries.append(entry)
+            entries += check.entry_column(int(k))
         total = f0.size * n
-        rule = _rule_text(rtol, atol)
-    if x32:
-        rule += " (float32: rounding floor scaled to float32 eps)"
+        rule = _rule_text(rtol, atol, "(|entry| + row RMS)")
+    if eps > _F64_EPS:
+        rule += " (eps of float32)"
     names = {"complex": "complex step", "ridders": "Ridders", "central": "central difference"}
     return GradcheckReport(
         ok=not any(e.status == "mismatch" for e in entries),
@@ -533,30 +656,7 @@ def gradcheck(
         entries=tuple(entries),
         tolerance_rule=rule,
         elapsed_s=time.perf_counter() - start,
-    )
-
-
-def _tolerance(
-    num: Array, est: Array, rtol: float | None, atol: float | None, rounding: Array
-) -> Array:
-    if rtol is None and atol is None:
-        return SAFETY * est + rounding
-    return (atol or 0.0) + (rtol or 0.0) * np.abs(num)
-
-
-def _rule_text(rtol: float | None, atol: float | None) -> str:
-    if rtol is None and atol is None:
-        return (
-            f"{SAFETY:g} x the method's error estimate"
-            f" + {ROUNDING_ULPS:g} eps (|entry| + row RMS + |f| / max(|x_k|, 1))"
-        )
-    return f"atol {atol or 0:g} + rtol {rtol or 0:g} x |numeric|"
-
-
-def _entry(index: tuple[int, ...], ana: float, num: float, est: float, tol: float) -> EntryCheck:
-    ok = abs(ana - num) <= tol or (math.isnan(ana) and math.isnan(num))
-    return EntryCheck(
-        index, float(ana), float(num), float(est), float(tol), "ok" if ok else "mismatch"
+        unit="directional derivatives" if projections is not None else "entries",
     )
 
 
