@@ -13,6 +13,7 @@ SymPy primitives live in :mod:`derivations.functions` (not here: the topic
 modules ``derivations.sigmoid`` and ``derivations.softmax`` share their names).
 """
 
+from derivations.claims import check_claim
 from derivations.core import (
     Derivation,
     DerivationReport,
@@ -34,6 +35,7 @@ __all__ = [
     "StepVerdict",
     "Verdict",
     "all",
+    "check_claim",
     "check_equal",
     "get",
     "names",

@@ -5,10 +5,13 @@
     verigrad verify [NAME ...] [--json] [--budget S]
     verigrad latex [-o FILE] [--no-verify]
     verigrad report [-o DIR]
+    verigrad check LHS [RHS] [--assume "x > 0"]... [--budget S] [--json]
 
 ``verify`` prints one line per derivation as it finishes and exits 0 when
 every step is proved or numerically consistent, 1 when a step is refuted
-(or undecided).  Usage errors print one line and exit 2.
+(or undecided).  ``check`` parses typed claims without ever evaluating them
+(:mod:`derivations.parse`) and exits the same way.  Usage errors (and
+refused input) print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -204,6 +207,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_FAILED if _failed(reports) else EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Parse LHS, RHS and assumptions safely, then check_claim."""
+    from derivations.claims import check_claim
+    from derivations.parse import ParseError, parse_assumption, parse_expr
+
+    symbols: dict[str, Any] = {}
+    try:
+        lhs = parse_expr(args.lhs, symbols)
+        rhs = parse_expr(args.rhs, symbols) if args.rhs is not None else True
+        domain: dict[Any, Any] = {}
+        for text in args.assume:
+            for symbol, subset in parse_assumption(text, symbols).items():
+                domain[symbol] = domain.get(symbol, subset).intersect(subset)
+        verdict = check_claim(lhs, rhs, domain, budget_s=args.budget)
+    except (ParseError, TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _print(json.dumps({"lhs": str(lhs), "rhs": str(rhs), **_verdict_json(verdict)}))
+    else:
+        _print(str(verdict))
+    return EXIT_FAILED if verdict.status in ("refuted", "undecided") else EXIT_OK
+
+
 # ----- parser ------------------------------------------------------------------------------
 
 
@@ -244,6 +270,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--no-verify", action="store_true", help="leave out the status marks")
     p.set_defaults(run=cmd_latex)
+
+    p = sub.add_parser("check", help="check a typed claim: LHS == RHS, or LHS alone a relation")
+    p.add_argument("lhs", metavar="LHS")
+    p.add_argument("rhs", metavar="RHS", nargs="?")
+    p.add_argument(
+        "--assume",
+        action="append",
+        default=[],
+        metavar="A",
+        help='e.g. "x > 0", "0 < p < 1", "y in {0, 1}"',
+    )
+    p.add_argument("--budget", type=_positive_float, default=1.0, help="seconds (default 1)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_check)
 
     p = sub.add_parser("report", help="verify everything and write the documents")
     p.add_argument("-o", "--output", metavar="DIR", default="build")
