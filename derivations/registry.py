@@ -42,6 +42,7 @@ class Topic:
 # In the order of the lecture notes.
 TOPICS: tuple[Topic, ...] = (
     Topic("sigmoid", "The sigmoid", "derivations.sigmoid", "Logistic Regression"),
+    Topic("attention", "Attention", "derivations.attention", "Attention"),
 )
 
 Builder = Callable[[], Derivation]
