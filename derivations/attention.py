@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a title is the first line of its docstring: one line of LaTeX)
 r"""Attention: the forward pass, why $\sqrt{d_k}$, the causal mask, the backward pass.
 
 Notes, "Attention": $\operatorname{Attention}(Q, K, V) = \operatorname{softmax}(QK^T /
@@ -92,9 +93,9 @@ G = symbol_matrix("g", T, D)  # dL/dO
 
 @cache
 def _loss(causal: bool) -> sp.Expr:
-    """L = sum_ij G_ij O_ij, O = softmax(Q K^T / sqrt(d_k)) V."""
-    O = softmax_rows(scores(Q, K), causal) * V
-    return sp.Add(*[G[i, j] * O[i, j] for i in range(T) for j in range(D)])
+    """L = sum_ij G_ij O_ij, out = softmax(Q K^T / sqrt(d_k)) V."""
+    out = softmax_rows(scores(Q, K), causal) * V
+    return sp.Add(*[G[i, j] * out[i, j] for i in range(T) for j in range(D)])
 
 
 def _direct(wrt: sp.MatrixBase, causal: bool) -> sp.ImmutableMatrix:
@@ -104,14 +105,14 @@ def _direct(wrt: sp.MatrixBase, causal: bool) -> sp.ImmutableMatrix:
     )
 
 
-# ----- forward ---------------------------------------------------------------------------------
+# ----- forward -------
 
 
 @derivation
 def attention_forward() -> Derivation:
-    r"""Attention, entry by entry: $O_{ic} = \sum_j \frac{e^{q_i \cdot k_j / \sqrt{d_k}}}{\sum_l
-    e^{q_i \cdot k_l / \sqrt{d_k}}} v_{jc}$
+    r"""Attention, entry by entry: $O_{ic} = \sum_j P_{ij} v_{jc}$, $P_{ij} = e^{s_{ij}} / \sum_l e^{s_{il}}$
 
+    Here $s_{ij} = q_i \cdot k_j / \sqrt{d_k}$.
     The softmax runs over the keys $j$ for each query $i$ (a row of the score
     matrix): query $i$'s output is an average of the value rows, weighted by how
     well $q_i$ matches each key.  (The notes say "at each column, or query":
@@ -126,7 +127,10 @@ def attention_forward() -> Derivation:
             *[
                 sp.exp(sum(Q[i, m] * K[j, m] for m in range(D)) / sp.sqrt(D))
                 / sp.Add(
-                    *[sp.exp(sum(Q[i, m] * K[l, m] for m in range(D)) / sp.sqrt(D)) for l in range(T)]
+                    *[
+                        sp.exp(sum(Q[i, m] * K[m2, m] for m in range(D)) / sp.sqrt(D))
+                        for m2 in range(T)
+                    ]
                 )
                 * V[j, c]
                 for j in range(T)
@@ -136,8 +140,14 @@ def attention_forward() -> Derivation:
     return Derivation(
         quantity=shown_matrix(P * V, r"\operatorname{softmax}(Q K^T / \sqrt{d_k}) V"),
         steps=[
-            Step(shown_matrix(P * V, "P V"), r"$P = \operatorname{softmax}(S)$ row by row, $S = Q K^T / \sqrt{d_k}$"),
-            Step(entries, r"$S_{ij} = q_i \cdot k_j / \sqrt{d_k}$; $(PV)_{ic} = \sum_j P_{ij} v_{jc}$"),
+            Step(
+                shown_matrix(P * V, "P V"),
+                r"$P = \operatorname{softmax}(S)$ row by row, $S = Q K^T / \sqrt{d_k}$",
+            ),
+            Step(
+                entries,
+                r"$S_{ij} = q_i \cdot k_j / \sqrt{d_k}$; $(PV)_{ic} = \sum_j P_{ij} v_{jc}$",
+            ),
         ],
         implementation="numeric.attention",
     )
@@ -152,7 +162,9 @@ def attention_weights_sum_to_one() -> Derivation:
     """
     P = softmax_rows(scores(Q, K))
     return Derivation(
-        quantity=sp.ImmutableMatrix(T, 1, lambda i, _: shown(sum(P[i, :]), r"\sum_j P_{%d j}" % (i + 1))),
+        quantity=sp.ImmutableMatrix(
+            T, 1, lambda i, _: shown(sum(P[i, :]), r"\sum_j P_{%d j}" % (i + 1))
+        ),
         steps=[
             Step(
                 sp.ImmutableMatrix(T, 1, lambda i, _: sum(P[i, :])),
@@ -181,7 +193,7 @@ def attention_weights_positive() -> Derivation:
     )
 
 
-# ----- why sqrt(d_k) -----------------------------------------------------------------------------
+# ----- why sqrt(d_k) -------
 
 _Q2 = [stats.Normal(f"q_{i}", 0, 1) for i in (1, 2)]
 _K2 = [stats.Normal(f"k_{i}", 0, 1) for i in (1, 2)]
@@ -221,11 +233,12 @@ def score_variance_explicit() -> Derivation:
     return Derivation(
         quantity=E(sp.expand(_DOT2**2)) - E(_DOT2) ** 2,
         steps=[
-            Step(E(sp.expand(_DOT2**2)), r"$\operatorname{Var}(X) = E[X^2] - E[X]^2$ and $E[q \cdot k] = 0$"),
             Step(
-                E(q1**2) * E(k1**2)
-                + E(q2**2) * E(k2**2)
-                + 2 * E(q1) * E(k1) * E(q2) * E(k2),
+                E(sp.expand(_DOT2**2)),
+                r"$\operatorname{Var}(X) = E[X^2] - E[X]^2$ and $E[q \cdot k] = 0$",
+            ),
+            Step(
+                E(q1**2) * E(k1**2) + E(q2**2) * E(k2**2) + 2 * E(q1) * E(k1) * E(q2) * E(k2),
                 "expand the square; independence factors each term",
             ),
             Step(sp.Integer(2), r"$E[q_i^2] = E[k_i^2] = 1$, $E[q_i] = E[k_i] = 0$"),
@@ -235,8 +248,7 @@ def score_variance_explicit() -> Derivation:
 
 @derivation
 def scaled_score_variance() -> Derivation:
-    r"""Scaling by $\sqrt{d_k}$ fixes the variance: $\operatorname{Var}(q \cdot k / \sqrt{d_k}) =
-    \sigma_q^2 \sigma_k^2$, which is 1 for unit variances
+    r"""Scaling by $\sqrt{d_k}$ fixes the variance: $\operatorname{Var}(q \cdot k / \sqrt{d_k}) = \sigma_q^2 \sigma_k^2$, 1 for unit variances
 
     For any $d_k$, by linearity.  With $\sigma_q^2, \sigma_k^2$ the variances of
     the entries (mean 0, all independent), the $d_k$ products $q_i k_i$ are
@@ -264,7 +276,7 @@ def scaled_score_variance() -> Derivation:
     )
 
 
-# ----- the causal mask ---------------------------------------------------------------------------
+# ----- the causal mask -------
 
 
 @derivation
@@ -276,7 +288,9 @@ def causal_mask_weights() -> Derivation:
     """
     S = symbol_matrix("s", T, T)
     masked = sp.ImmutableMatrix(
-        T, T, lambda i, j: sp.exp(S[i, j]) if causal_allowed(i, j) else sp.exp(-sp.oo, evaluate=False)
+        T,
+        T,
+        lambda i, j: sp.exp(S[i, j]) if causal_allowed(i, j) else sp.exp(-sp.oo, evaluate=False),
     )
     weights = sp.ImmutableMatrix(
         T,
@@ -306,7 +320,9 @@ def causal_mask_rows_sum_to_one() -> Derivation:
     S = symbol_matrix("s", T, T)
     P = softmax_rows(S, causal=True)
     return Derivation(
-        quantity=sp.ImmutableMatrix(T, 1, lambda i, _: shown(sum(P[i, :]), r"\sum_j P_{%d j}" % (i + 1))),
+        quantity=sp.ImmutableMatrix(
+            T, 1, lambda i, _: shown(sum(P[i, :]), r"\sum_j P_{%d j}" % (i + 1))
+        ),
         steps=[
             Step(
                 sp.ImmutableMatrix(
@@ -321,8 +337,7 @@ def causal_mask_rows_sum_to_one() -> Derivation:
 
 @derivation
 def causal_mask_blocks_gradient() -> Derivation:
-    r"""No gradient reaches a masked key or value: $\partial O_i / \partial k_j = \partial O_i /
-    \partial v_j = 0$ for $j > i$
+    r"""No gradient reaches a masked key or value: $\partial O_i / \partial k_j = \partial O_i / \partial v_j = 0$ for $j > i$
 
     Query $i$'s output $O_i$ does not depend on the keys and values of later
     tokens at all, so the gradient of any loss of $O_i$ has no part in them.
@@ -330,30 +345,32 @@ def causal_mask_blocks_gradient() -> Derivation:
     the matrix is one $\partial O_{ic} / \partial x$ for $x$ an entry of $k_j$
     or $v_j$.
     """
-    O = softmax_rows(scores(Q, K), causal=True) * V
+    out = softmax_rows(scores(Q, K), causal=True) * V
     pairs = [(i, j) for i in range(T) for j in range(T) if j > i]
     entries = []
     for i, j in pairs:
         for c in range(D):
-            o = shown(O[i, c], "O_{%d%d}" % (i + 1, c + 1))
+            o = shown(out[i, c], "O_{%d%d}" % (i + 1, c + 1))
             for x in (*K[j, :], *V[j, :]):
                 entries.append(sp.Derivative(o, x, evaluate=False))
     derivs = sp.ImmutableMatrix(len(entries), 1, entries)
     return Derivation(
         quantity=derivs,
         steps=[
-            Step(sp.zeros(len(entries), 1), "$O_i$ has no $k_j$ or $v_j$ with $j > i$: their scores were replaced by $-\\infty$"),
+            Step(
+                sp.zeros(len(entries), 1),
+                "$O_i$ has no $k_j$ or $v_j$ with $j > i$: their scores were replaced by $-\\infty$",
+            ),
         ],
     )
 
 
-# ----- the backward pass ---------------------------------------------------------------------------
+# ----- the backward pass -------
 
 
 @derivation
 def softmax_backward_scores() -> Derivation:
-    r"""Through a row softmax: $\partial L / \partial s_{ij} = P_{ij}(dP_{ij} - \sum_k dP_{ik}
-    P_{ik})$
+    r"""Through a row softmax: $\partial L / \partial s_{ij} = P_{ij}(dP_{ij} - \sum_k dP_{ik} P_{ik})$
 
     $L = \sum_{ij} dP_{ij} P_{ij}$ with $dP$ free: the general loss through
     $P$, linearized.  With $\partial P_{ik}/\partial s_{ij} = P_{ik}(\delta_{jk} - P_{ij})$.
@@ -364,12 +381,16 @@ def softmax_backward_scores() -> Derivation:
     P = softmax_rows(s)
     L = shown(sum(g[0, k] * P[0, k] for k in range(T)), "L")
     jac = sp.ImmutableMatrix(
-        1, T, lambda _, j: sum(g[0, k] * P[0, k] * (sp.KroneckerDelta(j, k) - P[0, j]) for k in range(T))
+        1,
+        T,
+        lambda _, j: sum(g[0, k] * P[0, k] * (sp.KroneckerDelta(j, k) - P[0, j]) for k in range(T)),
     )
     return Derivation(
         quantity=sp.ImmutableMatrix(1, T, lambda _, j: sp.Derivative(L, s[0, j], evaluate=False)),
         steps=[
-            Step(jac, r"$\partial P_k / \partial s_j = P_k (\delta_{jk} - P_j)$ (softmax Jacobian)"),
+            Step(
+                jac, r"$\partial P_k / \partial s_j = P_k (\delta_{jk} - P_j)$ (softmax Jacobian)"
+            ),
             Step(softmax_backward(P, g), r"collect: $\sum_k dP_k P_k \delta_{jk} = dP_j P_j$"),
         ],
     )
@@ -380,7 +401,7 @@ def _backward(name: str, causal: bool) -> Derivation:
     f = backward_formulas(Q, K, V, G, causal)
     shown_as = {"dV": "P^T G", "dQ": r"dS\, K / \sqrt{d_k}", "dK": r"dS^T Q / \sqrt{d_k}"}[name]
     why = {
-        "dV": r"$O = P V$ is linear in $V$: $\partial L / \partial V = P^T G$",
+        "dV": r"$out = P V$ is linear in $V$: $\partial L / \partial V = P^T G$",
         "dQ": r"chain rule through $S = Q K^T / \sqrt{d_k}$: $\partial S_{ij} / \partial q_{ic} = k_{jc} / \sqrt{d_k}$",
         "dK": r"chain rule through $S$: $\partial S_{ij} / \partial k_{jc} = q_{ic} / \sqrt{d_k}$",
     }[name]
@@ -398,6 +419,8 @@ def _backward(name: str, causal: bool) -> Derivation:
         steps=steps,
         implementation="numeric.attention_backward",
         points=8,
+        # Differentiating L (nine exponentials over three sums) takes SymPy about a second.
+        budget_s=20.0,
     )
 
 
@@ -446,22 +469,29 @@ def rowsum_shortcut() -> Derivation:
     """
     P = softmax_rows(scores(Q, K))
     dP = G * V.T
-    O = P * V
+    out = P * V
     return Derivation(
         quantity=sp.ImmutableMatrix(T, 1, lambda i, _: sum(dP[i, j] * P[i, j] for j in range(T))),
         steps=[
             Step(
                 sp.ImmutableMatrix(
-                    T, 1, lambda i, _: sum(G[i, c] * V[j, c] * P[i, j] for j in range(T) for c in range(D))
+                    T,
+                    1,
+                    lambda i, _: sum(
+                        G[i, c] * V[j, c] * P[i, j] for j in range(T) for c in range(D)
+                    ),
                 ),
                 "$dP = G V^T$",
             ),
-            Step(sp.ImmutableMatrix(T, 1, lambda i, _: sum(G[i, c] * O[i, c] for c in range(D))), "$O = P V$: sum over $j$ first"),
+            Step(
+                sp.ImmutableMatrix(T, 1, lambda i, _: sum(G[i, c] * out[i, c] for c in range(D))),
+                "$out = P V$: sum over $j$ first",
+            ),
         ],
     )
 
 
-# ----- using the output ------------------------------------------------------------------------------
+# ----- using the output -------
 
 
 @derivation
@@ -500,7 +530,10 @@ def dot_product_angle() -> Derivation:
         quantity=a[0] * b[0] + a[1] * b[1],
         steps=[
             Step(ra * rb * (sp.cos(al) * sp.cos(be) + sp.sin(al) * sp.sin(be)), "factor $r_a r_b$"),
-            Step(ra * rb * sp.cos(al - be), r"$\cos(\alpha - \beta) = \cos\alpha\cos\beta + \sin\alpha\sin\beta$"),
+            Step(
+                ra * rb * sp.cos(al - be),
+                r"$\cos(\alpha - \beta) = \cos\alpha\cos\beta + \sin\alpha\sin\beta$",
+            ),
         ],
     )
 
@@ -523,7 +556,9 @@ def obtuse_angle_negative() -> Derivation:
     (dot-product-angle), the sign of $a \cdot b$ is the sign of $\cos\theta$,
     negative exactly for $90^\circ < \theta \le 180^\circ$.
     """
-    return _angle_sign(sp.StrictLessThan, r"$\cos\theta < 0$ for $\theta \in (90^\circ, 180^\circ]$")
+    return _angle_sign(
+        sp.StrictLessThan, r"$\cos\theta < 0$ for $\theta \in (90^\circ, 180^\circ]$"
+    )
 
 
 @derivation
@@ -552,13 +587,19 @@ def skip_gram_gradient() -> Derivation:
     z = U * v
     p = softmax_rows(z.T)
     loss = shown(-sp.log(p[0, 0]), r"-\log p_o")
-    expected = sp.ImmutableMatrix(2, 1, lambda c, _: sum(p[0, w] * U[w, c] for w in range(3)) - U[0, c])
+    expected = sp.ImmutableMatrix(
+        2, 1, lambda c, _: sum(p[0, w] * U[w, c] for w in range(3)) - U[0, c]
+    )
     return Derivation(
-        quantity=sp.ImmutableMatrix(2, 1, lambda c, _: sp.Derivative(loss, v[c, 0], evaluate=False)),
+        quantity=sp.ImmutableMatrix(
+            2, 1, lambda c, _: sp.Derivative(loss, v[c, 0], evaluate=False)
+        ),
         steps=[
             Step(
                 sp.ImmutableMatrix(
-                    2, 1, lambda c, _: sum((p[0, w] - (1 if w == 0 else 0)) * U[w, c] for w in range(3))
+                    2,
+                    1,
+                    lambda c, _: sum((p[0, w] - (1 if w == 0 else 0)) * U[w, c] for w in range(3)),
                 ),
                 r"cross-entropy through the softmax: $\partial / \partial z_w = p_w - [w = o]$, "
                 r"then $\partial z_w / \partial v_c = u_w$",

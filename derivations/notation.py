@@ -53,13 +53,19 @@ class Shown(sp.Expr):
     def _latex(self, printer: object) -> str:
         return self.name
 
+    def plain_name(self) -> str:
+        """The name with its LaTeX macros turned into unicode, for text output."""
+        from derivations.render import why_text  # render imports core; import late
+
+        return why_text("$%s$" % self.name.replace(r"\left", "").replace(r"\right", ""))
+
     def _sympystr(self, printer: object) -> str:
-        return self.name
+        return self.plain_name()
 
     def _pretty(self, printer: object) -> object:
         from sympy.printing.pretty.stringpict import prettyForm
 
-        return prettyForm(self.name)
+        return prettyForm(self.plain_name())
 
 
 def shown(expr: sp.Expr, name: str) -> Shown:

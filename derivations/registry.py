@@ -43,6 +43,9 @@ class Topic:
 TOPICS: tuple[Topic, ...] = (
     Topic("sigmoid", "The sigmoid", "derivations.sigmoid", "Logistic Regression"),
     Topic("attention", "Attention", "derivations.attention", "Attention"),
+    Topic(
+        "transformer", "The transformer block", "derivations.transformer", "Multilayer Perceptron"
+    ),
 )
 
 Builder = Callable[[], Derivation]

@@ -55,7 +55,9 @@ def _inputs(
     arrays = {name: as_float_array(x, name) for name, x in named.items()}
     for name, a in arrays.items():
         if a.ndim < 2:
-            raise ValueError(f"{name} must have at least 2 axes (..., rows, features), got {a.shape}")
+            raise ValueError(
+                f"{name} must have at least 2 axes (..., rows, features), got {a.shape}"
+            )
     q, k, v = arrays["Q"], arrays["K"], arrays["V"]
     lead = q.shape[:-2]
     for name, a in arrays.items():
@@ -77,9 +79,7 @@ def _inputs(
     if k.shape[-2] == 0:
         raise ValueError(f"there must be at least one key: K has shape {k.shape}")
     if causal and q.shape[-2] != k.shape[-2]:
-        raise ValueError(
-            f"causal attention needs T == S: Q has shape {q.shape}, K has {k.shape}"
-        )
+        raise ValueError(f"causal attention needs T == S: Q has shape {q.shape}, K has {k.shape}")
     if dO is not None:
         want = (*lead, q.shape[-2], v.shape[-1])
         if arrays["dO"].shape != want:
