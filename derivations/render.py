@@ -397,13 +397,20 @@ def _notes_counts(checks: Sequence[Any]) -> str:
     return f"{len(checks)} claims: {', '.join(parts)}; {fixed} of {len(wrong)} corrections proved"
 
 
-def _counterexample_text(check: Any) -> str:
+def _counterexample_text(check: Any, *, latex: bool = False) -> str:
+    """Where the two sides differ and their values; for LaTeX, the point as math."""
     from derivations.sampling import float_repr
 
     point = check.verdict.counterexample or {}
-    where = ", ".join(f"{_plain_math(str(k))} = {float_repr(v)}" for k, v in point.items())
+    if latex:
+        where = ", ".join(f"{sp.latex(k)} = {float_repr(v)}" for k, v in point.items())
+        where = f"${where}$" if where else ""
+    else:
+        where = ", ".join(f"{_plain_math(str(k))} = {float_repr(v)}" for k, v in point.items())
     values = check.verdict.values
     sides = f"{values[0]} vs {values[1]}" if values else ""
+    if latex:
+        sides = escape_tex(sides)
     return f"at {where}: {sides}" if where else sides
 
 
@@ -451,7 +458,7 @@ def notes_markdown(checks: Sequence[Any]) -> str:
         out.append(
             f"### `{c.claim.id}` ({c.claim.section})\n\n"
             f"The notes: $${c.claim.quote}$$\n\n"
-            f"Wrong: {c.claim.reason}. Counterexample {_counterexample_text(c)}.\n\n"
+            f"Wrong: {c.claim.reason}. Counterexample {_counterexample_text(c, latex=True)}.\n\n"
             f"Correct ({fix_status}): $${c.claim.correction.quote}$$"
         )
     return "\n\n".join(out) + "\n"
@@ -477,7 +484,7 @@ def errata_latex(checks: Sequence[Any]) -> str:
             % (
                 c.claim.quote,
                 escape_tex(c.claim.reason[:1].upper() + c.claim.reason[1:] + "."),
-                escape_tex(_counterexample_text(c)),
+                _counterexample_text(c, latex=True),
             )
             + "\n"
             + r"Correct: \[ %s \qquad %s \]" % (c.claim.correction.quote, fix_mark)
