@@ -270,11 +270,11 @@ def _ulp_functions() -> list[tuple[str, str, Callable[[Array], Array], Any]]:
     ]
     losses = _optional("numeric.losses")
     if losses is not None and hasattr(losses, "bce_with_logits"):
-        y = sp.Rational(1, 4)
+        y = sp.Rational(BCE_LABEL)  # 0.25 is exact in binary, so this is exactly 1/4
         panels.append(
             (
                 "bce_with_logits",
-                r"$\mathrm{BCE}(z, y = %s)$" % BCE_LABEL,
+                r"BCE with logits: $\mathrm{softplus}(z) - yz$, $y = %s$" % BCE_LABEL,
                 lambda a: losses.bce_with_logits(a, np.full_like(a, BCE_LABEL)),
                 F.softplus(z) - y * z,
             )
