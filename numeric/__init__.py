@@ -32,6 +32,7 @@ from numeric.finite_diff import (
     jacobian,
     ridders,
 )
+from numeric.models import mlp_forward, mlp_loss, mlp_loss_and_grads
 
 __all__ = [
     "EntryCheck",
@@ -44,6 +45,9 @@ __all__ = [
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
+    "mlp_forward",
+    "mlp_loss",
+    "mlp_loss_and_grads",
     "relu",
     "relu_grad",
     "ridders",
