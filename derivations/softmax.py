@@ -49,7 +49,7 @@ def s(a: sp.Expr) -> sp.Expr:
 
 INDICES = {i: (1, K), j: (1, K)}
 BUDGET_S = 1.5
-POINTS = 12
+POINTS = 8
 
 
 # ----- a probability vector ---------------------------------------------------------------------
@@ -108,7 +108,8 @@ def softmax_below_one() -> Derivation:
             ),
             Step(
                 sp.true,
-                r"$\sum_m e^{z_m} - e^{z_i} = \sum_{m \ne i} e^{z_m}$: $K - 1 \ge 1$ positive terms",
+                r"$\sum_m e^{z_m} - e^{z_i} = \sum_{m \ne i} e^{z_m}$: "
+                r"$K - 1 \ge 1$ positive terms",
             ),
         ],
         domain={**INDICES, K: (2, sp.oo)},
@@ -279,7 +280,7 @@ def softmax_jacobian_k4() -> Derivation:
 
 @derivation
 def one_hot_picks_the_true_class() -> Derivation:
-    r"""With a one-hot label, $-\log \hat{y}_c = -\sum_k y_k \log \hat{y}_k$ where $y_k = \delta_{kc}$
+    r"""A one-hot label picks the true class: $-\log \hat{y}_c = -\sum_k \delta_{kc} \log \hat{y}_k$
 
     Notes: $P(y_i \mid x_i) = \hat{y}_{i,k_i}$ for the true class $k_i$; as a
     product over classes, $\prod_k \hat{y}_k^{y_k}$.
@@ -301,7 +302,9 @@ def one_hot_picks_the_true_class() -> Derivation:
 
 @derivation
 def cross_entropy_from_likelihood() -> Derivation:
-    r"""Cross-entropy is the negative log-likelihood: $-\log \prod_i \prod_k \hat{y}_{ik}^{y_{ik}} = -\sum_i \sum_k y_{ik}\log\hat{y}_{ik}$
+    r"""Cross-entropy is the negative log-likelihood, for N samples and K classes
+
+    $-\log \prod_i \prod_k \hat{y}_{ik}^{y_{ik}} = -\sum_i \sum_k y_{ik}\log\hat{y}_{ik}$.
 
     Notes, steps 1-3: $-\log \prod_{i=1}^N \hat{y}_{i,k_i} = -\sum_{i=1}^N
     \sum_{k=1}^K y_{ik}\log\hat{y}_{ik}$, with $\hat{y}_{i,k_i} =
@@ -342,7 +345,8 @@ def cross_entropy_gradient() -> Derivation:
         steps=[
             Step(
                 -_sum(y[k] * (delta(k, j) - s(j)), k),
-                r"$\partial \log s_k / \partial z_j = \delta_{kj} - s_j$ (softmax-jacobian over $s_k$)",
+                r"$\partial \log s_k / \partial z_j = \delta_{kj} - s_j$"
+                " (softmax-jacobian over $s_k$)",
             ),
             Step(-y[j] + s(j) * _sum(y[k], k), r"sum of a delta; $s_j$ does not depend on $k$"),
             Step(s(j) - y[j], r"$\sum_k y_k = 1$ (hypothesis: $y$ is a probability vector)"),
@@ -425,7 +429,7 @@ def _tempered(zs: tuple[int, ...]) -> sp.Matrix:
 
 @derivation
 def temperature_hot_limit() -> Derivation:
-    r"""As $T \to \infty$, $\operatorname{softmax}(z / T)$ tends to the uniform vector (z = (1, 2, 8))
+    r"""Hot limit: as $T \to \infty$, softmax(z / T) tends to the uniform vector (z = (1, 2, 8))
 
     Notes: "the greater the temperature, the softer the max".
     """
@@ -452,7 +456,7 @@ def temperature_hot_limit() -> Derivation:
 
 @derivation
 def temperature_cold_limit() -> Derivation:
-    r"""As $T \to 0^+$, $\operatorname{softmax}(z / T)$ tends to the one-hot of the argmax (z = (1, 2, 8))"""
+    r"""Cold limit: as $T \to 0^+$, softmax(z / T) tends to the one-hot argmax (z = (1, 2, 8))"""
     sv = _tempered(_NOTES_Z)
     return Derivation(
         quantity=sv.applyfunc(lambda e: sp.Limit(e, T, 0, "+")),
@@ -510,4 +514,99 @@ def temperature_entropy_nondecreasing() -> Derivation:
         # fewer points (the proof is symbolic, for every K).
         budget_s=2 * BUDGET_S,
         points=8,
+    )
+
+
+# ----- softmax regression -----------------------------------------------------------------------
+
+D = sp.Symbol("d", integer=True, positive=True)  # features
+a, p, q = sp.symbols("a p q", integer=True)
+W = sp.IndexedBase("W", real=True)
+bias = sp.IndexedBase("b", real=True)
+x = sp.IndexedBase("x", real=True)
+
+
+def _logit(cls: sp.Expr) -> sp.Expr:
+    """z_cls = sum_p W_{cls, p} x_p + b_cls, for one sample x."""
+    return sp.Sum(W[cls, p] * x[p], (p, 1, D)) + bias[cls]
+
+
+def _yhat(cls: sp.Expr) -> sp.Expr:
+    return sp.exp(_logit(cls)) / _sum(sp.exp(_logit(m)))
+
+
+_SAMPLE_LOSS = -_sum(y[k] * sp.log(_yhat(k)), k)
+_REGRESSION_DOMAIN = {a: (1, K), q: (1, D), y: Simplex(size=K)}
+
+
+@derivation
+def softmax_regression_gradient() -> Derivation:
+    r"""Softmax regression, weights: $\partial L/\partial W = (\hat{y} - y) x^T$ (one sample)
+
+    Entry $(a, q)$: $\partial L/\partial W_{aq} = (\hat{y}_a - y_a)\, x_q$.
+
+    One sample: $L = -\sum_k y_k\log\hat{y}_k$ with
+    $\hat{y} = \operatorname{softmax}(W x + b)$, for symbolic K classes and d
+    features.  The chain rule through $z_k$, whose derivative in $W_{aq}$ is
+    $\delta_{ka} x_q$, and cross-entropy-gradient.  Over a batch the loss is
+    the mean, and so is the gradient (mean-of-gradients).  Notes:
+    $dJ/dw = \sum_i (\hat{y}_i - y_i) x_i$.
+    """
+    return Derivation(
+        quantity=sp.Derivative(_SAMPLE_LOSS, W[a, q]),
+        steps=[
+            Step(
+                _sum((_yhat(k) - y[k]) * delta(k, a) * x[q], k),
+                r"chain rule: $\partial L/\partial z_k = \hat{y}_k - y_k$,"
+                r" $\partial z_k/\partial W_{aq} = \delta_{ka} x_q$",
+            ),
+            Step((_yhat(a) - y[a]) * x[q], "sum of a delta"),
+        ],
+        domain=_REGRESSION_DOMAIN,
+        implementation="numeric.softmax_regression_grad",
+        budget_s=BUDGET_S,
+        points=POINTS,
+    )
+
+
+@derivation
+def softmax_regression_bias_gradient() -> Derivation:
+    r"""Softmax regression, bias: $\partial L/\partial b = \hat{y} - y$ (one sample)"""
+    return Derivation(
+        quantity=sp.Derivative(_SAMPLE_LOSS, bias[a]),
+        steps=[
+            Step(
+                _sum((_yhat(k) - y[k]) * delta(k, a), k),
+                r"chain rule; $\partial z_k/\partial b_a = \delta_{ka}$",
+            ),
+            Step(_yhat(a) - y[a], "sum of a delta"),
+        ],
+        domain=_REGRESSION_DOMAIN,
+        implementation="numeric.softmax_regression_grad",
+        budget_s=BUDGET_S,
+        points=POINTS,
+    )
+
+
+@derivation
+def mean_of_gradients() -> Derivation:
+    r"""The gradient of a batch mean is the mean of the per-sample gradients, for any N
+
+    $\frac{\partial}{\partial w}\frac1N\sum_n \ell_n(w)
+    = \frac1N\sum_n \frac{\partial \ell_n}{\partial w}$.  With softmax-regression-gradient:
+    $\partial L/\partial W = \frac1N\sum_n (\hat{y}_n - y_n) x_n^T$ and
+    $\partial L/\partial b = \frac1N\sum_n (\hat{y}_n - y_n)$,
+    what numeric.softmax_regression_grad computes.  $\ell$ is any smooth
+    function (the check draws random ones).
+    """
+    w = sp.Symbol("w", real=True)
+    loss = sp.Function("ell")
+    return Derivation(
+        quantity=sp.Derivative(_sum(loss(n, w), n, N) / N, w),
+        steps=[
+            Step(_sum(sp.Derivative(loss(n, w), w), n, N) / N, "the derivative of a sum of terms"),
+        ],
+        implementation="numeric.softmax_regression_grad",
+        budget_s=BUDGET_S,
+        points=POINTS,
     )

@@ -74,8 +74,16 @@ def _written_out(node: sp.Expr) -> sp.Expr:
     for k, lo, hi in node.limits:  # innermost first
         if hi < lo:
             return node.doit()  # an empty or reversed range: SymPy's convention
-        out = combine(*[out.subs(k, v) for v in range(int(lo), int(hi) + 1)])
+        rebinds = any(k in (x for x, *_ in inner.limits) for inner in _bound_scopes(out))
+        values = range(int(lo), int(hi) + 1)
+        # xreplace is much faster; subs where an inner sum binds the same name.
+        terms = [out.subs(k, v) if rebinds else out.xreplace({k: v}) for v in values]
+        out = combine(*terms)
     return out
+
+
+def _bound_scopes(e: sp.Basic) -> list[Any]:
+    return list(e.atoms(sp.Sum, sp.Product))
 
 
 def expand_finite_sums(e: Any) -> Any:
@@ -196,6 +204,12 @@ def _log_of_products(e: sp.Expr, ranges: Ranges) -> sp.Expr:
     return e.replace(lambda n: isinstance(n, sp.log) and n.args[0].has(sp.Product), to_sum)
 
 
+def _expand(e: sp.Expr) -> sp.Expr:
+    """Products multiplied out; exponentials left to rule 2 (SymPy would turn e^{sum} into
+    a product, and the same sum would then show in two forms)."""
+    return sp.expand(e, power_exp=False)
+
+
 # ----- the rules on one sum ------------------------------------------------------------------
 
 
@@ -250,7 +264,7 @@ def _rewrite(e: sp.Expr, ranges: Ranges, simplices: Mapping[Any, Simplex]) -> sp
         body = _rewrite(e.function, {**ranges, **{x: (a, b) for x, a, b in limits}}, simplices)
         for n, (k, lo, hi) in enumerate(limits):
             scope = {**ranges, **{x: (a, b) for x, a, b in limits[n:]}}
-            body = sp.expand(_expand_logs_and_exps(body, scope))
+            body = _expand(_expand_logs_and_exps(body, scope))
             body = sp.Add(
                 *[_sum_of_term(t, k, lo, hi, scope, simplices) for t in sp.Add.make_args(body)]
             )
@@ -375,7 +389,7 @@ def _vanish(e: sp.Expr, domain: Domain) -> bool:
     for case in _delta_cases(reduced):
         case = _rewrite(case, ranges, domain.simplex_bases)  # a substitution may enable a rule
         flat = _atomize(case, ranges)
-        if sp.cancel(sp.together(sp.expand(flat))) != 0:
+        if sp.cancel(sp.together(_expand(flat))) != 0:
             return False
     return True
 
@@ -426,7 +440,7 @@ def _each_case_signed(e: sp.Expr, ranges: Ranges, strict: bool, rewrite: Domain 
         if rewrite is not None:
             case = _rewrite(case, ranges, rewrite.simplex_bases)
         flat = _atomize(_peel(case, ranges), ranges)
-        for form in (flat, sp.factor(sp.cancel(sp.together(sp.expand(flat))))):
+        for form in (flat, sp.factor(sp.cancel(sp.together(_expand(flat))))):
             verdict = form.is_positive if strict else form.is_nonnegative
             if verdict:
                 break

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from numeric._arrays import Array, as_float_array, check_axis, real_part, scalar_or_array
+from numeric._arrays import Array, as_float_array, check_axis, scalar_or_array
+from numeric.activations import log_softmax
 
 __all__ = ["cross_entropy", "cross_entropy_grad"]
 
@@ -84,7 +85,7 @@ def _targets(y: ArrayLike, z: Array, axis: int) -> tuple[str, Array]:
 
 def _check_probability_rows(rows: Array) -> None:
     if np.any(rows < 0):
-        raise ValueError(f"probability rows y must be >= 0; smallest entry {rows.min()!r}")
+        raise ValueError(f"probability rows y must be >= 0; smallest entry {float(rows.min())!r}")
     if np.any(np.isnan(rows)):
         raise ValueError("probability rows y contain NaN")
     eps = float(np.finfo(rows.dtype).eps)
@@ -94,7 +95,7 @@ def _check_probability_rows(rows: Array) -> None:
     if np.any(off):
         raise ValueError(
             f"probability rows y must sum to 1 (within {tol:.3g}); row {int(np.argmax(off))}"
-            f" sums to {sums[off][0]!r}"
+            f" sums to {float(sums[off][0])!r}"
         )
 
 
@@ -102,19 +103,21 @@ def _shift(zb: Array) -> tuple[Array, Array, Array]:
     """(top, d, r): the argmax of each row and d + r = z - max exactly (Knuth's TwoSum).
 
     Five passes with two arrays: d = fl(z - m), then r = (z - (d - bb)) - (m + bb)
-    with bb = d - z.  A row whose max is not finite is shifted by 0.
+    with bb = d - z.  A row whose max is not finite (a NaN, +inf, or all -inf)
+    has no softmax: its d is NaN, so everything computed from it is NaN.
     """
     n = zb.shape[0]
     top = np.argmax(zb, axis=1)
     m = zb[np.arange(n), top][:, None]
     if not np.all(np.isfinite(m)):
-        m = np.where(np.isfinite(m), m, 0)
-    d = np.subtract(zb, m)
-    bb = np.subtract(d, zb)
-    r = np.subtract(d, bb)
-    np.subtract(zb, r, out=r)
-    bb += m
-    r -= bb
+        m = np.where(np.isfinite(m), m, np.nan)
+    with np.errstate(invalid="ignore"):  # -inf logits: r is NaN, handled with the tail
+        d = np.subtract(zb, m)
+        bb = np.subtract(d, zb)
+        r = np.subtract(d, bb)
+        np.subtract(zb, r, out=r)
+        bb += m
+        r -= bb
     return top, d, r
 
 
@@ -136,13 +139,15 @@ def _exp_and_tail(d: Array, r: Array, top: Array, out: Array) -> Array:
             redo[np.arange(bad.size), top[bad]] = 0
             out[bad] = redo
             tail[bad] = redo.sum(axis=1)
-    return tail
+    result: Array = tail
+    return result
 
 
 def cross_entropy(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     r"""Per-row cross-entropy of softmax(z) against y: -sum_k y_k log softmax(z)_k.
 
-    ``z``: logits, classes along ``axis``.  ``y``: integer class indices of
+    ``z``: logits, classes along ``axis`` (complex z, for complex-step
+    differentiation, gives the analytic continuation).  ``y``: integer class indices of
     z's shape without ``axis`` (the loss is then -log softmax(z)_y), or
     probability rows of z's shape (entries >= 0, each row summing to 1
     within ``SUM_TOLERANCE_ULPS * eps * K``).  Returns z's shape without
@@ -154,10 +159,12 @@ def cross_entropy(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     log(softmax) would give 0.  Verified by ``cross-entropy-from-likelihood``
     and ``log-softmax-stable``.
     """
-    z = as_float_array(z, "z", allow_complex=False)
+    z = as_float_array(z, "z")
     axis = check_axis(z, axis, "z")
     kind, target = _targets(y, z, axis)
     rows, batch = _rows(z, axis)
+    if np.iscomplexobj(rows):  # complex-step differentiation: the analytic continuation
+        return scalar_or_array(_complex_cross_entropy(rows, kind, target).reshape(batch))
     out = np.empty(rows.shape[0], dtype=rows.dtype)
     step = max(1, _BLOCK // rows.shape[1])
     for start in range(0, rows.shape[0], step):
@@ -175,6 +182,15 @@ def cross_entropy(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
                 neg_log = (lse[:, None] - d) - r  # -log softmax: every entry >= 0
                 out[start : start + step] = np.sum(np.where(yb == 0, 0, yb * neg_log), axis=1)
     return scalar_or_array(out.reshape(batch))
+
+
+def _complex_cross_entropy(rows: Array, kind: str, target: Array) -> Array:
+    neg_log = -log_softmax(rows, axis=-1)
+    if kind == "index":
+        picked: Array = neg_log[np.arange(rows.shape[0]), target]
+        return picked
+    total: Array = np.sum(np.where(target == 0, 0, target * neg_log), axis=-1)
+    return total
 
 
 def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
@@ -215,5 +231,7 @@ def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
         else:
             yb = target[start : start + step]
             g -= yb * inv_n
-            g[i, top] = (1 - yb[i, top]) * inv_n + g_top
+            y_top = yb[i, top]
+            # As the index path rounds it, so one-hot rows give the same bits.
+            g[i, top] = np.where(y_top == 0, scale, (1 - y_top) * inv_n + g_top)
     return np.moveaxis(out.reshape(np.moveaxis(z, axis, -1).shape), -1, axis)
