@@ -42,6 +42,12 @@ class Topic:
 # In the order of the lecture notes.
 TOPICS: tuple[Topic, ...] = (
     Topic("sigmoid", "The sigmoid", "derivations.sigmoid", "Logistic Regression"),
+    Topic(
+        "softmax",
+        "Softmax and multiclass cross-entropy",
+        "derivations.softmax",
+        "Logistic Regression; Large Language Models",
+    ),
 )
 
 Builder = Callable[[], Derivation]
