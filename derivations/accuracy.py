@@ -229,6 +229,42 @@ def _measure_bce_with_logits() -> AccuracyRow | None:
     )
 
 
+def _measure_cross_entropy(name: str) -> AccuracyRow | None:
+    """cross_entropy (every target, the dominant class included) or its gradient
+    softmax(z) - onehot(t), against 50 digits."""
+    fn = _optional("numeric.losses", name)
+    if fn is None:
+        return None
+    start = time.monotonic()
+    vectors = _logit_vectors()
+    k = len(vectors[0])
+    zs, log_sm, _ = _vector_reference(k)
+    if name == "cross_entropy":
+        exacts = [[reference(-e, zs)] for e in log_sm]
+    else:
+        exacts = [
+            [reference(sp.exp(log_sm[j]) - (1 if j == t else 0), zs) for j in range(k)]
+            for t in range(k)
+        ]
+    errors = []
+    for v in vectors:
+        point = [mpmath.mpf(float(x)) for x in v]
+        for t in range(k):
+            got = np.atleast_1d(fn(v, t))
+            for j, exact in enumerate(exacts[t]):
+                want = exact(*point)
+                if _is_normal(want):
+                    errors.append(ulps(float(got[j]), want))
+    return AccuracyRow(
+        f"numeric.losses.{name}",
+        f"K = {k}, every target, |z| up to 700",
+        len(errors),
+        max(errors),
+        float(np.median(errors)),
+        elapsed_s=time.monotonic() - start,
+    )
+
+
 def measure_all(on_done: Callable[[AccuracyRow], None] | None = None) -> list[AccuracyRow]:
     """Every figure, measured now; ``on_done`` is called as each row finishes."""
     rows: list[AccuracyRow] = []
@@ -258,6 +294,8 @@ def measure_all(on_done: Callable[[AccuracyRow], None] | None = None) -> list[Ac
         )
     )
     done(_measure_bce_with_logits())
+    done(_measure_cross_entropy("cross_entropy"))
+    done(_measure_cross_entropy("cross_entropy_grad"))
     return rows
 
 
