@@ -21,8 +21,8 @@ ULP_BARS = {
     "numeric.logsumexp": 4,
     "numeric.log_softmax": 8,
     "numeric.softmax": 900,
-    "numeric.losses.cross_entropy": 8,
-    "numeric.losses.cross_entropy_grad": 8,
+    "numeric.cross_entropy": 8,
+    "numeric.cross_entropy_grad": 8,
 }
 
 
