@@ -6,6 +6,7 @@
     verigrad latex [-o FILE] [--no-verify]
     verigrad report [-o DIR]
     verigrad check LHS [RHS] [--assume "x > 0"]... [--budget S] [--json]
+    verigrad plots [-o DIR]
 
 ``verify`` prints one line per derivation as it finishes and exits 0 when
 every step is proved or numerically consistent, 1 when a step is refuted
@@ -22,10 +23,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from derivations import registry, render
-from derivations.core import DerivationReport, Verdict
+from derivations.core import DerivationReport, StepVerdict, Verdict
+from derivations.parallel import MAX_DEFAULT_JOBS, run_parallel
 
 __all__ = ["main"]
 
@@ -77,20 +79,42 @@ def _line(report: DerivationReport) -> str:
     return f"{mark} {report.status:<22} {d.name:<36} {report.elapsed_s:6.2f} s  {report.methods}"
 
 
+def _verify_one(task: tuple[str, float | None]) -> tuple[tuple[Verdict, ...], float]:
+    """In a worker: the verdicts on one derivation's steps, and the time taken."""
+    name, budget_s = task
+    report = registry.get(name).verify(budget_s=budget_s)
+    return tuple(s.verdict for s in report.steps), report.elapsed_s
+
+
 def verify_all(
     names: Sequence[str],
     *,
     budget_s: float | None = None,
     on_done: Callable[[DerivationReport], None] | None = None,
+    jobs: int | None = None,
 ) -> list[DerivationReport]:
-    """Verify the named derivations in order, calling ``on_done`` after each."""
-    reports = []
-    for name in names:
-        report = registry.get(name).verify(budget_s=budget_s)
-        reports.append(report)
+    """Verify the named derivations on ``jobs`` cores (default: those available),
+    calling ``on_done`` as each finishes; the reports come back in the order named."""
+
+    def report_of(name: str, outcome: tuple[tuple[Verdict, ...], float]) -> DerivationReport:
+        derivation = registry.get(name)
+        verdicts, elapsed = outcome
+        steps = tuple(
+            StepVerdict(i, s, v) for i, (s, v) in enumerate(zip(derivation.steps, verdicts))
+        )
+        return DerivationReport(derivation, steps, elapsed)
+
+    def finished(
+        task: tuple[str, float | None], outcome: tuple[tuple[Verdict, ...], float]
+    ) -> None:
         if on_done is not None:
-            on_done(report)
-    return reports
+            on_done(report_of(task[0], outcome))
+
+    for name in names:
+        registry.get(name)  # built once here, shared with the forked workers
+    tasks = [(name, budget_s) for name in names]
+    outcomes = run_parallel(_verify_one, tasks, jobs=jobs, on_result=finished)
+    return [report_of(name, outcome) for name, outcome in zip(names, outcomes)]
 
 
 def summary(reports: Sequence[DerivationReport], elapsed_s: float) -> str:
@@ -159,7 +183,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                         f"    step {sv.index + 1} ({render.why_text(sv.step.why)}): {sv.verdict}"
                     )
 
-    reports = verify_all(names, budget_s=args.budget, on_done=show)
+    reports = verify_all(names, budget_s=args.budget, on_done=show, jobs=args.jobs)
     line = summary(reports, time.monotonic() - start)
     _print(json.dumps({"summary": line, "failed": _failed(reports)}) if args.json else line)
     return EXIT_FAILED if _failed(reports) else EXIT_OK
@@ -195,16 +219,155 @@ def _write(path: Path, text: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Verify everything, print the summary, write the LaTeX and Markdown documents."""
+    """Verify everything, check the notes, measure the numeric functions, write the book
+    (``derivations.tex``, ``derivations.md`` and, with pdflatex, ``derivations.pdf``)."""
     start = time.monotonic()
     names = registry.names()
-    reports = verify_all(names, on_done=lambda r: _print(_line(r)))
+    reports = verify_all(names, on_done=lambda r: _print(_line(r)), jobs=args.jobs)
     _print(summary(reports, time.monotonic() - start))
+    checks = _checked_notes(lambda c: _print(_notes_line(c)), jobs=args.jobs)
+    accuracy = _measured_accuracy()
     out = Path(args.output)
+    figures = _figures(out / "figures")
     derivations = registry.all()
-    _write(out / "derivations.tex", render.latex_document(derivations, reports))
-    _write(out / "derivations.md", render.markdown_document(derivations, reports))
-    return EXIT_FAILED if _failed(reports) else EXIT_OK
+    book = render.latex_document(
+        derivations, reports, errata=checks, accuracy=accuracy, figures=figures
+    )
+    _write(out / "derivations.tex", book)
+    _write(
+        out / "derivations.md",
+        render.markdown_document(derivations, reports, errata=checks, accuracy=accuracy),
+    )
+    pdf_ok = _pdflatex(out / "derivations.tex")
+    failed = _failed(reports) or not _notes_ok(checks) or not pdf_ok
+    _print(f"report: {'FAILED' if failed else 'done'} in {time.monotonic() - start:.1f} s")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _measured_accuracy() -> list[Any]:
+    from derivations.accuracy import measure_all, row_text
+
+    start = time.monotonic()
+    rows = measure_all(on_done=lambda r: _print(row_text(r)))
+    _print(f"accuracy: {len(rows)} functions measured ({time.monotonic() - start:.1f} s)")
+    return rows
+
+
+def _figures(directory: Path) -> list[tuple[Path, str]]:
+    """The plots as (PNG path relative to the book, caption), when matplotlib is installed."""
+    try:
+        from derivations import plots  # type: ignore[attr-defined]
+
+        written = plots.write_all(directory)
+    except ImportError as exc:
+        _print(f"figures: skipped ({exc}; pip install 'verigrad[plot]')")
+        return []
+    _print(f"figures: {len(written)} written to {directory}")
+    return [(Path(p).relative_to(directory.parent), caption) for p, caption in written]
+
+
+def _pdflatex(tex: Path) -> bool:
+    """Compile the book twice (the contents need a second pass); False if it fails."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        _print("pdf: skipped (pdflatex is not installed; on Debian: texlive-latex-base)")
+        return True
+    start = time.monotonic()
+    for _ in range(2):
+        run = subprocess.run(
+            ["pdflatex", "-halt-on-error", "-interaction=nonstopmode", tex.name],
+            cwd=tex.parent,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if run.returncode != 0:
+            _print(f"pdf: pdflatex failed; see {tex.with_suffix('.log')}")
+            return False
+    _print(f"wrote {tex.with_suffix('.pdf')} ({time.monotonic() - start:.1f} s)")
+    return True
+
+
+# ----- the notes check ---------------------------------------------------------------------
+
+
+def _notes_line(check: Any) -> str:
+    mark = render.MARK_TEXT[check.verdict.status].split()[0]
+    return (
+        f"{mark} {check.verdict.status:<22} {check.claim.id:<36} {check.verdict.elapsed_s:6.2f} s"
+    )
+
+
+def _checked_notes(
+    on_done: Callable[[Any], None], *, progress: TextIO | None = None, jobs: int | None = None
+) -> list[Any]:
+    """Check the notes, then print a summary line (to stdout unless ``progress`` says)."""
+    from derivations.notes import check_notes
+
+    start = time.monotonic()
+    checks = check_notes(on_done=on_done, jobs=jobs)
+    wrong = sum(1 for c in checks if c.wrong)
+    print(
+        f"notes: {len(checks)} claims checked, {wrong} wrong in the notes"
+        f" ({time.monotonic() - start:.1f} s)",
+        file=progress or sys.stdout,
+        flush=True,
+    )
+    return checks
+
+
+def _notes_ok(checks: Sequence[Any]) -> bool:
+    """Every claim decided one way or the other, every wrong one with a proved correction."""
+    return all(c.consistent for c in checks)
+
+
+def _check_json(check: Any) -> dict[str, Any]:
+    from derivations.notes import separation
+
+    claim = check.claim
+    out: dict[str, Any] = {
+        "id": claim.id,
+        "section": claim.section,
+        "quote": claim.quote,
+        "claim": str(claim.lhs) if claim.rhs is True else f"{claim.lhs} == {claim.rhs}",
+        "reason": claim.reason,
+        **_verdict_json(check.verdict),
+    }
+    if check.wrong:
+        lhs, rhs = separation(check)
+        out["separation_50_digits"] = [str(lhs), str(rhs)]
+    if claim.correction is not None:
+        out["correction"] = {
+            "quote": claim.correction.quote,
+            **(_verdict_json(check.correction) if check.correction is not None else {}),
+        }
+    return out
+
+
+def cmd_notes(args: argparse.Namespace) -> int:
+    """Check every claim of the lecture notes; report the wrong ones with corrections."""
+    if args.format == "text":
+        checks = _checked_notes(lambda c: None, progress=sys.stderr, jobs=args.jobs)
+        sys.stdout.write(render.notes_text(checks))
+    else:
+        checks = _checked_notes(
+            lambda c: print(_notes_line(c), file=sys.stderr, flush=True),
+            progress=sys.stderr,
+            jobs=args.jobs,
+        )
+        if args.format == "json":
+            counts: dict[str, int] = {}
+            for c in checks:
+                counts[c.verdict.status] = counts.get(c.verdict.status, 0) + 1
+            doc = {"claims": [_check_json(c) for c in checks], "summary": counts}
+            _print(json.dumps(doc, indent=1))
+        elif args.format == "markdown":
+            sys.stdout.write(render.notes_markdown(checks))
+        else:
+            sys.stdout.write(render.errata_latex(checks) + "\n")
+    return EXIT_OK if _notes_ok(checks) else EXIT_FAILED
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -230,6 +393,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if verdict.status in ("refuted", "undecided") else EXIT_OK
 
 
+def cmd_plots(args: argparse.Namespace) -> int:
+    """Write the five figures as PNG and SVG, one line per figure as it is written."""
+    from derivations import plots
+
+    start = time.monotonic()
+
+    def show(png: Path, svg: Path, seconds: float) -> None:
+        _print(f"wrote {png} and {svg.name} ({seconds:.1f} s)")
+
+    try:
+        written = plots.write_all(Path(args.output), on_written=show)
+    except plots.MissingExtra as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write the plots to {args.output}: {exc.strerror}") from None
+    _print(f"plots: {len(written)} figures in {time.monotonic() - start:.1f} s")
+    return EXIT_OK
+
+
 # ----- parser ------------------------------------------------------------------------------
 
 
@@ -241,6 +423,26 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
+    return value
+
+
+def _add_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help=f"worker processes (default: the cores available, at most {MAX_DEFAULT_JOBS})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,12 +466,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--budget", type=_positive_float, default=None, help="seconds per step")
+    _add_jobs(p)
     p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("latex", help="the whole LaTeX document")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--no-verify", action="store_true", help="leave out the status marks")
     p.set_defaults(run=cmd_latex)
+
+    p = sub.add_parser("plots", help="write the figures as PNG and SVG (needs matplotlib)")
+    p.add_argument("-o", "--output", metavar="DIR", default="build/plots")
+    p.set_defaults(run=cmd_plots)
 
     p = sub.add_parser("check", help="check a typed claim: LHS == RHS, or LHS alone a relation")
     p.add_argument("lhs", metavar="LHS")
@@ -285,8 +492,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_check)
 
+    p = sub.add_parser("notes", help="check every formula of the lecture notes; list the errata")
+    p.add_argument("--format", choices=["text", "markdown", "latex", "json"], default="text")
+    _add_jobs(p)
+    p.set_defaults(run=cmd_notes)
+
     p = sub.add_parser("report", help="verify everything and write the documents")
     p.add_argument("-o", "--output", metavar="DIR", default="build")
+    _add_jobs(p)
     p.set_defaults(run=cmd_report)
     return parser
 

@@ -42,6 +42,12 @@ class Topic:
 # In the order of the lecture notes.
 TOPICS: tuple[Topic, ...] = (
     Topic("sigmoid", "The sigmoid", "derivations.sigmoid", "Logistic Regression"),
+    Topic(
+        "softmax",
+        "Softmax and multiclass cross-entropy",
+        "derivations.softmax",
+        "Logistic Regression; Large Language Models",
+    ),
     Topic("attention", "Attention", "derivations.attention", "Attention"),
     Topic(
         "transformer", "The transformer block", "derivations.transformer", "Multilayer Perceptron"

@@ -33,6 +33,14 @@ from numeric.finite_diff import (
     jacobian,
     ridders,
 )
+from numeric.losses import cross_entropy, cross_entropy_grad
+from numeric.models import (
+    mlp_forward,
+    mlp_loss,
+    mlp_loss_and_grads,
+    softmax_regression_grad,
+    softmax_regression_loss,
+)
 
 __all__ = [
     "EntryCheck",
@@ -42,11 +50,16 @@ __all__ = [
     "attention_backward",
     "central_difference",
     "complex_step",
+    "cross_entropy",
+    "cross_entropy_grad",
     "gradcheck",
     "jacobian",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
+    "mlp_forward",
+    "mlp_loss",
+    "mlp_loss_and_grads",
     "relu",
     "relu_grad",
     "ridders",
@@ -54,5 +67,7 @@ __all__ = [
     "sigmoid_grad",
     "softmax",
     "softmax_jacobian",
+    "softmax_regression_grad",
+    "softmax_regression_loss",
     "softplus",
 ]
