@@ -148,11 +148,22 @@ def run() -> bool:
                 )
                 if env:
                     ok &= ratio <= TIME_BAR
-                    record("attention", f"backward / torch, one thread, causal={causal}", ratio, TIME_BAR)
+                    record(
+                        "attention",
+                        f"backward / torch, one thread, causal={causal}",
+                        ratio,
+                        TIME_BAR,
+                    )
             line += f"  peak {memory:.2f} T x S per head (bar {MEMORY_BAR})"
             ok &= memory <= MEMORY_BAR
             if env:
-                record("attention", f"peak T x S per head, causal={causal}", memory, MEMORY_BAR, "")
+                record(
+                    "attention",
+                    f"peak T x S per head, causal={causal}",
+                    memory,
+                    MEMORY_BAR,
+                    "T x S",
+                )
             print(line)
         if not result["torch"]:
             print("  (PyTorch not installed: no time comparison)")
