@@ -419,8 +419,9 @@ def _backward(name: str, causal: bool) -> Derivation:
         steps=steps,
         implementation="numeric.attention_backward",
         points=8,
-        # Differentiating L (nine exponentials over three sums) takes SymPy about a second.
-        budget_s=20.0,
+        # Differentiating L (nine exponentials over three sums) takes SymPy one to two
+        # seconds on an idle core, several times that on a loaded one: a generous cap.
+        budget_s=40.0,
     )
 
 
@@ -432,7 +433,10 @@ def attention_backward_dv() -> Derivation:
 
 @derivation
 def attention_backward_dq() -> Derivation:
-    r"""The query gradient $dQ = dS\,K / \sqrt{d_k}$ with $dS = P \circ (G V^T - \operatorname{rowsum}(G V^T \circ P))$, by direct differentiation"""
+    r"""The query gradient $dQ = dS\,K / \sqrt{d_k}$, by direct differentiation
+
+    $dS = P \circ (dP - \operatorname{rowsum}(dP \circ P))$ with $dP = G V^T$.
+    """
     return _backward("dQ", causal=False)
 
 
