@@ -23,8 +23,13 @@ Relations work the same way: ``check_equal(rel)`` asks whether ``rel`` holds
 on the domain, ``check_equal(rel1, rel2)`` whether the two are equivalent.
 
 Primitives (``sigmoid``, ``softplus``, ...) are expanded to their elementary
-definitions before anything is differentiated or evaluated, so no verdict
-rests on a hand-written derivative.
+definitions before anything is evaluated; and before anything is differentiated,
+with one exception: the proof strategy "rational form, primitives as symbols"
+differentiates with the primitives' ``fdiff`` (each proved equal to the
+derivative of its definition by tests/test_functions.py), then replaces every
+applied primitive by a fresh symbol.  A zero found then holds whatever values
+the primitives take, so it is a proof; it makes a network of many sigmoid
+layers (whose elementary form is a tower of exponentials) cheap to compare.
 """
 
 from __future__ import annotations
@@ -44,9 +49,14 @@ import sympy as sp
 from derivations import highprec
 from derivations.balls import Ball, Tape, Unsupported, compile_tape
 from derivations.budget import BudgetExceeded, run_with_budget, signals_usable, time_limit
-from derivations.functions import expand_primitives
+from derivations.functions import PRIMITIVES, StablePrimitive, expand_primitives
 from derivations.sampling import Domain, Simplex, float_repr, replace_undefined
-from derivations.sums import has_index_sums, index_sign_shown, index_sums_vanish
+from derivations.sums import (
+    expand_concrete_sums,
+    has_index_sums,
+    index_sign_shown,
+    index_sums_vanish,
+)
 
 __all__ = [
     "DEFAULT_BUDGET_S",
@@ -263,7 +273,7 @@ class _Evidence:
 
 def _prepare(expr: Any) -> Any:
     """Primitives expanded, then derivatives and sums carried out."""
-    e = expand_primitives(expr)
+    e = expand_concrete_sums(expand_primitives(expr))
     return e.doit() if isinstance(e, sp.Basic) else e
 
 
@@ -480,6 +490,28 @@ def _zero_by_normal_form(e: sp.Expr) -> bool:
     return bool(_normal_form(e) == 0)
 
 
+def _zero_with_primitives_as_symbols(e: sp.Expr) -> bool:
+    """Derivatives by fdiff, then each applied primitive a fresh symbol, then the rational form.
+
+    ``replace`` works from the leaves up, so sigma(sigma(z)) becomes sigma(s1) and then s2,
+    and equal applications get the same symbol.  Zero here is zero for every value the
+    primitives could take: a proof.
+    """
+    if not isinstance(e, sp.Basic):
+        return bool(e == 0)
+    done = e.doit()
+    symbols: dict[sp.Basic, sp.Dummy] = {}
+
+    def symbol(f: sp.Basic) -> sp.Dummy:
+        if f not in symbols:
+            symbols[f] = sp.Dummy(type(f).__name__, real=bool(f.is_real) or None)
+        return symbols[f]
+
+    flat = sp.expand(done.replace(lambda n: isinstance(n, StablePrimitive), symbol))
+    # A polynomial in the symbols (a network's gradient) is settled by expand alone.
+    return bool(flat == 0 or sp.cancel(sp.together(flat)) == 0)
+
+
 def _zero_by_simplify(e: sp.Expr) -> bool:
     return bool(sp.simplify(e) == 0)
 
@@ -487,18 +519,61 @@ def _zero_by_simplify(e: sp.Expr) -> bool:
 def _prove_zero(
     diffs: Sequence[Any], domain: Domain, deadline: float, notes: list[str]
 ) -> str | None:
-    """Name of the method that shows every difference is zero, or None."""
+    """Name of the method that shows every difference is zero, or None.
+
+    Strategies that work on the differences as written (sums over index ranges,
+    primitives as symbols) come first: preparing the differences (primitives
+    expanded, ``doit``) can itself take seconds, and runs under the budget too.
+    """
     raw = list(diffs)
-    diffs = [_prepare(d) for d in diffs]
-    assumed = _assumption_dummies(diffs, domain)
-    base = [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in diffs]
-    strategies: list[tuple[str, Callable[[], list[Any]], _ZeroTest]] = []
+    found = _first_proof(_strategies_as_written(raw, domain), deadline, notes)
+    if found is not None:
+        return found
+    try:
+        with time_limit(max(deadline - time.monotonic(), 1e-3)):
+            diffs = [_prepare(d) for d in diffs]
+    except BudgetExceeded:
+        notes.append("preparing the differences (doit) exceeded the time budget")
+        sp.core.cache.clear_cache()
+        return None
+    return _first_proof(_strategies_prepared(diffs, domain), deadline, notes)
+
+
+_Strategy = tuple[str, Callable[[], list[Any]], _ZeroTest]
+
+
+def _strategies_as_written(raw: list[Any], domain: Domain) -> list[_Strategy]:
+    strategies: list[_Strategy] = []
+    with_primitives = any(isinstance(d, sp.Basic) and d.has(*PRIMITIVES) for d in raw)
     if has_index_sums(raw):
         # Before doit() turns the sums into Piecewise: see derivations.sums.
+        if with_primitives:
+            strategies.append(
+                (
+                    "sums over index ranges, primitives by fdiff",
+                    lambda: raw,
+                    lambda e: index_sums_vanish(e, domain, expand=False),
+                )
+            )
         strategies.append(
             ("sums over index ranges", lambda: raw, lambda e: index_sums_vanish(e, domain))
         )
-    strategies += [
+    elif with_primitives:
+        assumed = _assumption_dummies(raw, domain)
+        strategies.append(
+            (
+                "rational form, primitives as symbols",
+                lambda: [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in raw],
+                _zero_with_primitives_as_symbols,
+            )
+        )
+    return strategies
+
+
+def _strategies_prepared(diffs: list[Any], domain: Domain) -> list[_Strategy]:
+    assumed = _assumption_dummies(diffs, domain)
+    base = [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in diffs]
+    strategies: list[_Strategy] = [
         ("rational normal form", lambda: base, _zero_by_rational_form),
         ("normal form", lambda: base, _zero_by_normal_form),
     ]
@@ -521,6 +596,10 @@ def _prove_zero(
     strategies.append(("simplify", lambda: base, _zero_by_simplify))
     if cases and _case_count(cases) <= 64:
         strategies.append(("cases: simplify", lambda: _by_cases(diffs, cases), _zero_by_simplify))
+    return strategies
+
+
+def _first_proof(strategies: list[_Strategy], deadline: float, notes: list[str]) -> str | None:
     for name, exprs, is_zero in strategies:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -42,6 +42,12 @@ class Topic:
 # In the order of the lecture notes.
 TOPICS: tuple[Topic, ...] = (
     Topic("sigmoid", "The sigmoid", "derivations.sigmoid", "Logistic Regression"),
+    Topic(
+        "backprop",
+        "Backpropagation",
+        "derivations.backprop",
+        "Neural Networks; NN gradient descent; Backpropagation",
+    ),
 )
 
 Builder = Callable[[], Derivation]

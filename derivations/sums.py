@@ -43,6 +43,7 @@ from derivations.functions import expand_primitives
 from derivations.sampling import Domain, Simplex
 
 __all__ = [
+    "expand_concrete_sums",
     "has_index_sums",
     "index_normal_form",
     "index_sign_shown",
@@ -59,6 +60,31 @@ MAX_DELTA_SPLITS = 3
 def has_index_sums(exprs: Any) -> bool:
     """True if any expression holds a Sum or a KroneckerDelta (the rules apply)."""
     return any(isinstance(e, sp.Basic) and e.has(sp.Sum, sp.KroneckerDelta) for e in exprs)
+
+
+def expand_concrete_sums(e: Any) -> Any:
+    """Every sum whose limits are integers (hi >= lo - 1) written out term by term.
+
+    What ``doit`` would give, without its closed-form search (``apart`` and
+    friends), which costs seconds on the sums of a network's gradient.
+    """
+    if not isinstance(e, sp.Basic) or not e.has(sp.Sum):
+        return e
+
+    def write_out(s: sp.Sum) -> sp.Expr:
+        body = s.function
+        for _, lo, hi in s.limits:
+            # hi < lo - 1 follows SymPy's (Karr's) convention, a negative sum: left to doit.
+            if not (lo.is_Integer and hi.is_Integer and hi >= lo - 1):
+                return s
+        terms = [body]
+        for k, lo, hi in s.limits:
+            terms = [
+                t.xreplace({k: sp.Integer(v)}) for t in terms for v in range(int(lo), int(hi) + 1)
+            ]
+        return sp.Add(*terms)
+
+    return e.replace(lambda n: isinstance(n, sp.Sum), write_out)
 
 
 # ----- facts about ranges ------------------------------------------------------------------
@@ -256,10 +282,16 @@ def _delta_cases(e: sp.Expr, splits: int = MAX_DELTA_SPLITS) -> Iterator[sp.Expr
     yield from _delta_cases(e.xreplace({deltas[0]: sp.S.Zero}), splits - 1)
 
 
-def index_normal_form(e: sp.Expr, domain: Domain) -> sp.Expr:
-    """``e`` with derivatives carried out and rules 2-6 applied (sums still standing)."""
+def index_normal_form(e: sp.Expr, domain: Domain, *, expand: bool = True) -> sp.Expr:
+    """``e`` with derivatives carried out and rules 2-6 applied (sums still standing).
+
+    ``expand=False`` keeps the stable primitives (sigmoid, relu, ...) as they are and
+    differentiates them by their ``fdiff`` (each proved equal to the derivative of its
+    definition by tests/test_functions.py): the summands of a network's gradient then
+    keep the same shape on both sides, and the atoms of rule 9 match.
+    """
     ranges = dict(domain.int_ranges)
-    e = _carry_out_derivatives(expand_primitives(e))
+    e = _carry_out_derivatives(expand_primitives(e) if expand else e)
     return _rewrite(e, ranges, domain.simplex_bases)
 
 
@@ -268,17 +300,20 @@ def index_normal_form(e: sp.Expr, domain: Domain) -> sp.Expr:
 _NOT_SHOWN = (AttributeError, IndexError, RecursionError)
 
 
-def index_sums_vanish(e: sp.Expr, domain: Domain) -> bool:
-    """True if the rules show ``e == 0`` on the domain's ranges (a proof); False if not shown."""
+def index_sums_vanish(e: sp.Expr, domain: Domain, *, expand: bool = True) -> bool:
+    """True if the rules show ``e == 0`` on the domain's ranges (a proof); False if not shown.
+
+    ``expand``: as in :func:`index_normal_form`.
+    """
     try:
-        return _vanish(e, domain)
+        return _vanish(e, domain, expand)
     except _NOT_SHOWN:
         return False
 
 
-def _vanish(e: sp.Expr, domain: Domain) -> bool:
+def _vanish(e: sp.Expr, domain: Domain, expand: bool = True) -> bool:
     ranges = dict(domain.int_ranges)
-    reduced = index_normal_form(e, domain)
+    reduced = index_normal_form(e, domain, expand=expand)
     for case in _delta_cases(reduced):
         case = _rewrite(case, ranges, domain.simplex_bases)  # a substitution may enable a rule
         flat = _atomize(case, ranges)
