@@ -25,7 +25,17 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 
 from derivations.core import Derivation, DerivationReport, Status, Verdict
 
-__all__ = ["latex_document", "to_latex", "to_markdown", "to_text"]
+__all__ = [
+    "errata_latex",
+    "latex_document",
+    "markdown_document",
+    "notes_markdown",
+    "notes_text",
+    "to_book_latex",
+    "to_latex",
+    "to_markdown",
+    "to_text",
+]
 
 MARK_TEXT: dict[str, str] = {
     "proved": "✓ proved",
@@ -73,7 +83,38 @@ _UNICODE = {
     r"\times": "×",
     r"\sqrt": "√",
     r"\lim": "lim",
+    r"\left": "",
+    r"\right": "",
+    r"\leftarrow": "←",
+    r"\Rightarrow": "⇒",
+    r"\nabla": "∇",
+    r"\Delta": "Δ",
+    r"\approx": "≈",
+    r"\sim": "~",
+    r"\circ": "°",
+    r"\geq": "≥",
+    r"\leq": "≤",
+    r"\neq": "≠",
+    r"\mathcal{L}": "ℒ",
+    r"\mathbb{R}": "ℝ",
+    r"\vdots": "…",
+    r"\therefore": "∴",
+    r"\lambda": "λ",
+    r"\mu": "μ",
+    r"\ell": "ℓ",
+    r"^\circ": "°",
 }
+# Accents become combining characters: \hat{y} -> ŷ, \bar{w} -> w̄, \vec{E} -> E⃗.
+_ACCENT = re.compile(r"\\(hat|bar|vec|overrightarrow)\{([^{}]*)\}")
+_COMBINING = {"hat": "\u0302", "bar": "\u0304", "vec": "\u20d7", "overrightarrow": "\u20d7"}
+_MATRIX = re.compile(r"\\begin\{[bp]?matrix\}(.*?)\\end\{[bp]?matrix\}", re.S)
+
+
+def _plain_matrix(m: re.Match[str]) -> str:
+    rows = [r.replace("&", ",").strip() for r in m.group(1).split("\\\\")]
+    return "[" + "; ".join(r for r in rows if r) + "]"
+
+
 _SEGMENT = re.compile(r"\$([^$]*)\$")
 
 
@@ -103,6 +144,8 @@ _OPERATOR = re.compile(r"\\(?:operatorname|mathrm|text|mathbf)\{([^{}]*)\}")
 
 
 def _plain_math(tex: str) -> str:
+    tex = _MATRIX.sub(_plain_matrix, tex)
+    tex = _ACCENT.sub(lambda m: m.group(2) + _COMBINING[m.group(1)], tex)
     out = _OPERATOR.sub(r"\1", _unfrac(tex))
     for macro, uni in sorted(_UNICODE.items(), key=lambda kv: -len(kv[0])):
         out = out.replace(macro, uni)
@@ -241,15 +284,20 @@ def to_markdown(derivation: Derivation, report: DerivationReport | None = None) 
 
 # ----- the whole document ------------------------------------------------------------------
 
-_PREAMBLE = r"""\documentclass[11pt]{article}
+_PREAMBLE = r"""\documentclass[11pt]{report}
 \usepackage[T1]{fontenc}
 \usepackage{lmodern}
 \usepackage[margin=2.2cm]{geometry}
 \usepackage{amsmath,amssymb}
+\usepackage{longtable}
+\usepackage{graphicx}
 \usepackage[hidelinks]{hyperref}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
+% A formula wider than the line is scaled down to fit; narrower ones keep their size.
+\newcommand{\fitline}[1]{%
+  \resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{$\displaystyle #1$}}
 """
 
 
@@ -261,14 +309,74 @@ def _summary_table(reports: Sequence[DerivationReport]) -> str:
     return f"{len(reports)} derivations: {escape_tex(items)}."
 
 
+def to_book_latex(derivation: Derivation, report: DerivationReport | None = None) -> str:
+    """A derivation for the book: a step per line, the formula on the left (scaled
+    down if wider than its column), its justification and status mark on the right."""
+    quantity = sp.latex(derivation.quantity)
+    parts = []
+    for i, (step, verdict) in enumerate(
+        zip(derivation.steps, _verdicts(report, len(derivation.steps)))
+    ):
+        left = quantity if i == 0 else r"\phantom{=}"
+        sign = _rel_sign(derivation, step.relation, plain=False)
+        mark = rf"\enspace${MARK_LATEX[verdict.status]}$" if verdict is not None else ""
+        parts.append(
+            r"\noindent\begin{minipage}[c]{0.64\linewidth}"
+            rf"\fitline{{{left} {sign} {sp.latex(step.expr)}}}\end{{minipage}}\hfill"
+            r"\begin{minipage}[c]{0.34\linewidth}\raggedleft\small "
+            + prose_latex(step.why)
+            + mark
+            + r"\end{minipage}\par\medskip"
+        )
+    return "\n".join(parts)
+
+
+def _book_intro(reports: Sequence[DerivationReport] | None) -> list[str]:
+    out = [
+        r"\chapter*{How to read this book}",
+        r"\addcontentsline{toc}{chapter}{How to read this book}",
+    ]
+    if reports:
+        out.append(_summary_table(list(reports)))
+    out.append(
+        r"Each line follows from the one before it for the reason given at its right; the mark"
+        r" after the reason is the verifier's verdict: $\checkmark$ proved symbolically,"
+        r" $\approx$ no proof within the time budget but equal at every random point tried at"
+        r" 60 digits, $\boldsymbol{\times}$ refuted by a counterexample. Formulas wider than"
+        r" the page are scaled to fit. The chapter on the numeric functions gives their"
+        r" accuracy as measured when this document was made, and the last chapter lists the"
+        r" errors found in the lecture notes the project started from."
+    )
+    return out
+
+
+def _figures_latex(figures: Sequence[tuple[Any, str]]) -> list[str]:
+    out = [r"\chapter{Figures}"]
+    for path, caption in figures:
+        out.append(
+            r"\begin{figure}[htbp]\centering"
+            rf"\includegraphics[width=\linewidth,height=0.4\textheight,keepaspectratio]{{{path}}}"
+            rf"\caption{{{prose_latex(caption)}}}\end{{figure}}"
+        )
+    return out
+
+
 def latex_document(
     derivations: Iterable[Derivation],
     reports: Sequence[DerivationReport] | None = None,
     *,
     title: str = "verigrad: the mathematics of machine learning, derived and verified",
     topics: Iterable[Any] | None = None,
+    errata: Sequence[Any] | None = None,
+    accuracy: Sequence[Any] | None = None,
+    figures: Sequence[tuple[Any, str]] | None = None,
+    date: str = r"\today",
 ) -> str:
-    """A complete LaTeX document: one section per topic, one subsection per derivation."""
+    """The derivation book: a title page, the contents, one chapter per topic (a section
+    per derivation), the accuracy of the numeric functions (``accuracy``: rows from
+    :func:`derivations.accuracy.measure_all`), figures (``figures``: (PNG path, caption)
+    pairs) and the errata of the notes check (``errata``: :class:`derivations.notes.ClaimCheck`).
+    """
     from derivations.registry import TOPICS
 
     derivations = list(derivations)
@@ -276,30 +384,40 @@ def latex_document(
     out = [
         _PREAMBLE,
         r"\title{%s}" % escape_tex(title),
-        r"\date{}",
+        r"\author{verigrad}",
+        r"\date{%s}" % date,
         r"\begin{document}",
         r"\maketitle",
+        r"\tableofcontents",
+        *_book_intro(reports),
     ]
-    if reports:
-        out.append(_summary_table(list(reports)))
-    out.append(
-        r"Each line follows from the one before it for the reason given at the right; the mark"
-        r" after it is the verifier's verdict: $\checkmark$ proved symbolically, $\approx$ no"
-        r" proof within the time budget but equal at every random point tried at 60 digits,"
-        r" $\boldsymbol{\times}$ refuted by a counterexample."
-    )
     for topic in topics or TOPICS:
         members = [d for d in derivations if d.topic == topic.key]
         if not members:
             continue
-        out.append(r"\section{%s}" % escape_tex(topic.title))
+        out.append(r"\chapter{%s}" % escape_tex(topic.title))
         out.append(r"From the notes: \emph{%s}." % escape_tex(topic.notes_section))
         for d in members:
-            out.append(r"\subsection{%s}" % prose_latex(d.title))
+            out.append(r"\section{%s}" % prose_latex(d.title))
             out.append(r"\texttt{%s}\par" % escape_tex(d.name))
             if d.description:
                 out.append(prose_latex(d.description))
-            out.append(to_latex(d, by_name.get(d.name)))
+            out.append(to_book_latex(d, by_name.get(d.name)))
+    if accuracy:
+        from derivations.accuracy import rows_latex
+
+        out.append(r"\chapter{The numeric functions: accuracy measured in this run}")
+        out.append(
+            "Error against the SymPy definition evaluated to 50 digits, in units in the last"
+            " place of the true value, wherever it is a normal float64; for gradients, the"
+            " largest relative difference between the implementation, the symbolic derivative"
+            " and a complex-step finite difference."
+        )
+        out.append(rows_latex(accuracy))
+    if figures:
+        out.extend(_figures_latex(figures))
+    if errata:
+        out.append(errata_latex(errata, level="chapter"))
     out.append(r"\end{document}")
     return "\n\n".join(out) + "\n"
 
@@ -309,8 +427,11 @@ def markdown_document(
     reports: Sequence[DerivationReport] | None = None,
     *,
     title: str = "verigrad: the mathematics of machine learning, derived and verified",
+    errata: Sequence[Any] | None = None,
+    accuracy: Sequence[Any] | None = None,
 ) -> str:
-    """Every derivation as GitHub-flavoured Markdown, one section per topic."""
+    """Every derivation as GitHub-flavoured Markdown, one section per topic, then the
+    accuracy of the numeric functions and the errata."""
     from derivations.registry import TOPICS
 
     derivations = list(derivations)
@@ -330,4 +451,134 @@ def markdown_document(
         if members:
             out.append(f"## {topic.title}\n\nFrom the notes: *{topic.notes_section}*.")
             out.extend(to_markdown(d, by_name.get(d.name)) for d in members)
+    if accuracy:
+        from derivations.accuracy import rows_markdown
+
+        out.append(
+            "## The numeric functions: accuracy measured in this run\n\n" + rows_markdown(accuracy)
+        )
+    if errata:
+        out.append(notes_markdown(errata))
     return "\n\n".join(out) + "\n"
+
+
+# ----- the notes check (errata) ------------------------------------------------------------
+
+
+def _notes_counts(checks: Sequence[Any]) -> str:
+    counts: dict[str, int] = {}
+    for c in checks:
+        counts[c.verdict.status] = counts.get(c.verdict.status, 0) + 1
+    order = ["proved", "numerically-consistent", "refuted", "undecided"]
+    parts = [f"{counts[k]} {k}" for k in order if k in counts]
+    wrong = [c for c in checks if c.wrong]
+    fixed = sum(1 for c in wrong if c.correction is not None and c.correction.proved)
+    return f"{len(checks)} claims: {', '.join(parts)}; {fixed} of {len(wrong)} corrections proved"
+
+
+def _counterexample_text(check: Any, *, latex: bool = False) -> str:
+    """Where the two sides differ and their values; for LaTeX, the point as math."""
+    from derivations.sampling import float_repr
+
+    point = check.verdict.counterexample or {}
+    if latex:
+        where = ", ".join(f"{sp.latex(k)} = {float_repr(v)}" for k, v in point.items())
+        where = f"${where}$" if where else ""
+    else:
+        where = ", ".join(f"{_plain_math(str(k))} = {float_repr(v)}" for k, v in point.items())
+    values = check.verdict.values
+    sides = f"{values[0]} vs {values[1]}" if values else ""
+    if latex:
+        sides = escape_tex(sides)
+    return f"at {where}: {sides}" if where else sides
+
+
+def notes_text(checks: Sequence[Any]) -> str:
+    """One line per claim (mark, section, id, the claim); the correction under a wrong one."""
+    lines = []
+    for c in checks:
+        mark = MARK_TEXT[c.verdict.status].split()[0]
+        claim = c.claim
+        lines.append(f"{mark} {claim.id:<32} [{claim.section}] {_plain_math(claim.quote)}")
+        if c.wrong:
+            lines.append(f"      why: {claim.reason}")
+            lines.append(f"      counterexample: {_counterexample_text(c)}")
+            if claim.correction is not None and c.correction is not None:
+                fix_mark = MARK_TEXT[c.correction.status].split()[0]
+                lines.append(
+                    f"      correction ({fix_mark} {c.correction.status}): "
+                    f"{_plain_math(claim.correction.quote)}"
+                )
+    lines.append(_notes_counts(checks))
+    return "\n".join(lines) + "\n"
+
+
+def _md_math(tex: str) -> str:
+    return "$" + tex.replace("|", r"\vert ") + "$"
+
+
+def notes_markdown(checks: Sequence[Any]) -> str:
+    """The notes check as Markdown: a table of every claim, then each erratum."""
+    out = [
+        "## Errata: the lecture notes checked",
+        _notes_counts(checks) + ".",
+        "| | claim | section | the notes say |\n|---|---|---|---|",
+    ]
+    rows = [
+        f"| {MARK_TEXT[c.verdict.status].split()[0]} | `{c.claim.id}` | {c.claim.section}"
+        f" | {_md_math(c.claim.quote)} |"
+        for c in checks
+    ]
+    out[-1] += "\n" + "\n".join(rows)
+    for c in checks:
+        if not c.wrong or c.claim.correction is None:
+            continue
+        fix_status = c.correction.status if c.correction is not None else "unchecked"
+        out.append(
+            f"### `{c.claim.id}` ({c.claim.section})\n\n"
+            f"The notes: $${c.claim.quote}$$\n\n"
+            f"Wrong: {c.claim.reason}. Counterexample {_counterexample_text(c, latex=True)}.\n\n"
+            f"Correct ({fix_status}): $${c.claim.correction.quote}$$"
+        )
+    return "\n\n".join(out) + "\n"
+
+
+def errata_latex(checks: Sequence[Any], *, level: str = "section") -> str:
+    """The errata of the notes check: a ``\\chapter`` in the book, a ``\\section`` alone."""
+    sub = "section" if level == "chapter" else "subsection"
+    out = [
+        rf"\{level}{{Errata: the lecture notes checked}}",
+        r"\label{errata}",
+        r"Every formula claim of the lecture notes, in their order, checked by the verifier."
+        r" " + escape_tex(_notes_counts(checks)) + ".",
+    ]
+    for c in checks:
+        if not c.wrong or c.claim.correction is None:
+            continue
+        fix = c.correction
+        fix_mark = MARK_LATEX[fix.status] if fix is not None else "?"
+        out.append(
+            r"\%s*{%s \normalfont(%s)}" % (sub, escape_tex(c.claim.id), escape_tex(c.claim.section))
+            + "\n"
+            + r"\begin{sloppypar}The notes say \[ %s \] %s Counterexample: %s.\end{sloppypar}"
+            % (
+                c.claim.quote,
+                escape_tex(c.claim.reason[:1].upper() + c.claim.reason[1:] + "."),
+                _counterexample_text(c, latex=True),
+            )
+            + "\n"
+            + r"Correct: \[ %s \qquad %s \]" % (c.claim.correction.quote, fix_mark)
+        )
+    out.append(r"\%s*{All claims}" % sub)
+    out.append(r"\begin{longtable}{@{}l l p{0.4\linewidth}@{}}")
+    for c in checks:
+        out.append(
+            r"$%s$ & \texttt{%s} & %s \\"
+            % (
+                MARK_LATEX[c.verdict.status].split(r"\ ")[0],
+                escape_tex(c.claim.id),
+                escape_tex(c.claim.section),
+            )
+        )
+    out.append(r"\end{longtable}")
+    return "\n\n".join(out)
