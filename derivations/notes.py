@@ -29,6 +29,7 @@ import sympy as sp
 
 from derivations.core import Verdict, check_equal
 from derivations.functions import sigmoid
+from derivations.parallel import run_parallel
 from derivations.sampling import Simplex
 
 __all__ = ["ClaimCheck", "Correction", "NoteClaim", "check_notes", "claims", "separation"]
@@ -1145,27 +1146,40 @@ def check_claim_entry(claim: NoteClaim, *, budget_s: float = CLAIM_BUDGET_S) -> 
     return ClaimCheck(claim, verdict, corrected)
 
 
+def _check_by_id(task: tuple[str, float]) -> tuple[Verdict, Verdict | None]:
+    """In a worker: the verdicts on one claim and its correction."""
+    claim_id, budget_s = task
+    result = check_claim_entry(_by_id()[claim_id], budget_s=budget_s)
+    return result.verdict, result.correction
+
+
+@functools.cache
+def _by_id() -> dict[str, NoteClaim]:
+    return {c.id: c for c in claims()}
+
+
 def check_notes(
     ids: Sequence[str] | None = None,
     *,
     budget_s: float = CLAIM_BUDGET_S,
     on_done: Callable[[ClaimCheck], None] | None = None,
+    jobs: int | None = None,
 ) -> list[ClaimCheck]:
-    """Check the claims (all, or those named), calling ``on_done`` as each finishes."""
-    chosen = claims()
-    if ids is not None:
-        known = {c.id: c for c in chosen}
-        unknown = [i for i in ids if i not in known]
-        if unknown:
-            raise ValueError(f"no claim named {', '.join(unknown)}; see `verigrad notes`")
-        chosen = tuple(known[i] for i in ids)
-    results = []
-    for claim in chosen:
-        result = check_claim_entry(claim, budget_s=budget_s)
+    """Check the claims (all, or those named) on ``jobs`` cores (default: those
+    available), calling ``on_done`` as each finishes; results in the notes' order."""
+    known = _by_id()
+    chosen = list(known) if ids is None else list(ids)
+    unknown = [i for i in chosen if i not in known]
+    if unknown:
+        raise ValueError(f"no claim named {', '.join(unknown)}; see `verigrad notes`")
+
+    def finished(task: tuple[str, float], verdicts: tuple[Verdict, Verdict | None]) -> None:
         if on_done is not None:
-            on_done(result)
-        results.append(result)
-    return results
+            on_done(ClaimCheck(known[task[0]], *verdicts))
+
+    tasks = [(i, budget_s) for i in chosen]
+    outcomes = run_parallel(_check_by_id, tasks, jobs=jobs, on_result=finished)
+    return [ClaimCheck(known[i], *verdicts) for i, verdicts in zip(chosen, outcomes)]
 
 
 def separation(check: ClaimCheck, dps: int = SEPARATION_DPS) -> tuple[Any, Any]:
