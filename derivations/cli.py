@@ -6,6 +6,7 @@
     verigrad latex [-o FILE] [--no-verify]
     verigrad report [-o DIR]
     verigrad check LHS [RHS] [--assume "x > 0"]... [--budget S] [--json]
+    verigrad plots [-o DIR]
 
 ``verify`` prints one line per derivation as it finishes and exits 0 when
 every step is proved or numerically consistent, 1 when a step is refuted
@@ -391,6 +392,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if verdict.status in ("refuted", "undecided") else EXIT_OK
 
 
+def cmd_plots(args: argparse.Namespace) -> int:
+    """Write the five figures as PNG and SVG, one line per figure as it is written."""
+    from derivations import plots
+
+    start = time.monotonic()
+
+    def show(png: Path, svg: Path, seconds: float) -> None:
+        _print(f"wrote {png} and {svg.name} ({seconds:.1f} s)")
+
+    try:
+        written = plots.write_all(Path(args.output), on_written=show)
+    except plots.MissingExtra as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write the plots to {args.output}: {exc.strerror}") from None
+    _print(f"plots: {len(written)} figures in {time.monotonic() - start:.1f} s")
+    return EXIT_OK
+
+
 # ----- parser ------------------------------------------------------------------------------
 
 
@@ -452,6 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--no-verify", action="store_true", help="leave out the status marks")
     p.set_defaults(run=cmd_latex)
+
+    p = sub.add_parser("plots", help="write the figures as PNG and SVG (needs matplotlib)")
+    p.add_argument("-o", "--output", metavar="DIR", default="build/plots")
+    p.set_defaults(run=cmd_plots)
 
     p = sub.add_parser("check", help="check a typed claim: LHS == RHS, or LHS alone a relation")
     p.add_argument("lhs", metavar="LHS")
