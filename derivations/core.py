@@ -24,10 +24,11 @@ on the domain, ``check_equal(rel1, rel2)`` whether the two are equivalent.
 
 Primitives (``sigmoid``, ``softplus``, ...) are expanded to their elementary
 definitions before anything is evaluated; and before anything is differentiated,
-with one exception: the proof strategy "rational form, primitives as symbols"
-differentiates with the primitives' ``fdiff`` (each proved equal to the
-derivative of its definition by tests/test_functions.py), then replaces every
-applied primitive by a fresh symbol.  A zero found then holds whatever values
+with one exception: the proof strategies "rational form, primitives as symbols"
+and "sums over index ranges, primitives by fdiff" differentiate with the
+primitives' ``fdiff`` (each proved equal to the derivative of its definition
+by tests/test_functions.py and tests/test_backprop.py); the first then replaces
+every applied primitive by a fresh symbol.  A zero found then holds whatever values
 the primitives take, so it is a proof; it makes a network of many sigmoid
 layers (whose elementary form is a tower of exponentials) cheap to compare.
 """
@@ -52,7 +53,7 @@ from derivations.budget import BudgetExceeded, run_with_budget, signals_usable, 
 from derivations.functions import PRIMITIVES, StablePrimitive, expand_primitives
 from derivations.sampling import Domain, Simplex, float_repr, replace_undefined
 from derivations.sums import (
-    expand_concrete_sums,
+    expand_finite_sums,
     has_index_sums,
     index_sign_shown,
     index_sums_vanish,
@@ -84,6 +85,9 @@ MAX_DPS_FACTOR = 8
 RESOLVED = 1e-20
 # Fewer agreeing points than this is no evidence.
 MIN_POINTS = 3
+# Integer ranges of the first group of points span at most this many values past their
+# start (K in 1..3); each later group two more.
+INT_SPAN_START = 2
 
 _RELATIONS: dict[type, str] = {
     sp.Equality: "==",
@@ -273,7 +277,7 @@ class _Evidence:
 
 def _prepare(expr: Any) -> Any:
     """Primitives expanded, then derivatives and sums carried out."""
-    e = expand_concrete_sums(expand_primitives(expr))
+    e = expand_primitives(expr)
     return e.doit() if isinstance(e, sp.Basic) else e
 
 
@@ -306,7 +310,7 @@ class _PointTester:
 
     def __init__(self, claim: _Claim, domain: Domain, ints: Mapping[Any, int], rng: random.Random):
         sides, self.functions = replace_undefined(claim.sides(), rng)
-        concrete = [_prepare(s.subs(ints)) for s in sides]
+        concrete = [_prepare(expand_finite_sums(s.subs(ints))) for s in sides]
         indexed = sorted(set().union(*(s.atoms(sp.Indexed) for s in concrete)), key=str)
         dummies = {x: sp.Dummy(str(x)) for x in indexed}
         concrete = [s.xreplace(dummies) for s in concrete]
@@ -392,7 +396,8 @@ def _numeric_evidence(
         if time.monotonic() >= deadline:
             evidence.notes.append("numeric stage stopped by the time budget")
             break
-        ints = domain.draw_integers(ints_needed, rng)
+        # Small sizes first (written-out sums grow with their product), larger ones later.
+        ints = domain.draw_integers(ints_needed, rng, span=INT_SPAN_START + 2 * g)
         tester = _PointTester(claim, domain, ints, rng)
         if tester.functions:
             shown = ", ".join(f"{f} -> {lam}" for f, lam in tester.functions.items())
@@ -519,31 +524,26 @@ def _zero_by_simplify(e: sp.Expr) -> bool:
 def _prove_zero(
     diffs: Sequence[Any], domain: Domain, deadline: float, notes: list[str]
 ) -> str | None:
-    """Name of the method that shows every difference is zero, or None.
-
-    Strategies that work on the differences as written (sums over index ranges,
-    primitives as symbols) come first: preparing the differences (primitives
-    expanded, ``doit``) can itself take seconds, and runs under the budget too.
-    """
+    """Name of the method that shows every difference is zero, or None."""
     raw = list(diffs)
-    found = _first_proof(_strategies_as_written(raw, domain), deadline, notes)
-    if found is not None:
-        return found
-    try:
-        with time_limit(max(deadline - time.monotonic(), 1e-3)):
-            diffs = [_prepare(d) for d in diffs]
-    except BudgetExceeded:
-        notes.append("preparing the differences (doit) exceeded the time budget")
-        sp.core.cache.clear_cache()
-        return None
-    return _first_proof(_strategies_prepared(diffs, domain), deadline, notes)
+    memo: dict[str, list[Any]] = {}
 
+    # Prepared lazily, inside a strategy's budget: doit() itself can be slow
+    # (a sum over a symbolic range tries closed forms).
+    def prepared() -> list[Any]:
+        if "prepared" not in memo:
+            memo["prepared"] = [_prepare(d) for d in raw]
+        return memo["prepared"]
 
-_Strategy = tuple[str, Callable[[], list[Any]], _ZeroTest]
+    def base() -> list[Any]:
+        if "base" not in memo:
+            assumed = _assumption_dummies(prepared(), domain)
+            memo["base"] = [
+                d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in prepared()
+            ]
+        return memo["base"]
 
-
-def _strategies_as_written(raw: list[Any], domain: Domain) -> list[_Strategy]:
-    strategies: list[_Strategy] = []
+    strategies: list[tuple[str, Callable[[], list[Any]], _ZeroTest]] = []
     with_primitives = any(isinstance(d, sp.Basic) and d.has(*PRIMITIVES) for d in raw)
     if has_index_sums(raw):
         # Before doit() turns the sums into Piecewise: see derivations.sums.
@@ -559,6 +559,7 @@ def _strategies_as_written(raw: list[Any], domain: Domain) -> list[_Strategy]:
             ("sums over index ranges", lambda: raw, lambda e: index_sums_vanish(e, domain))
         )
     elif with_primitives:
+        # Works on the differences as written: no doit() of expanded primitives needed.
         assumed = _assumption_dummies(raw, domain)
         strategies.append(
             (
@@ -567,39 +568,29 @@ def _strategies_as_written(raw: list[Any], domain: Domain) -> list[_Strategy]:
                 _zero_with_primitives_as_symbols,
             )
         )
-    return strategies
-
-
-def _strategies_prepared(diffs: list[Any], domain: Domain) -> list[_Strategy]:
-    assumed = _assumption_dummies(diffs, domain)
-    base = [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in diffs]
-    strategies: list[_Strategy] = [
-        ("rational normal form", lambda: base, _zero_by_rational_form),
-        ("normal form", lambda: base, _zero_by_normal_form),
+    strategies += [
+        ("rational normal form", base, _zero_by_rational_form),
+        ("normal form", base, _zero_by_normal_form),
     ]
-    cases = domain.finite_cases(x for d in diffs if isinstance(d, sp.Basic) for x in d.free_symbols)
+    cases = domain.finite_cases(x for d in raw if isinstance(d, sp.Basic) for x in d.free_symbols)
     if cases and _case_count(cases) <= 64:
         names = ", ".join(f"{x} in {{{', '.join(map(str, v))}}}" for x, v in cases.items())
         strategies.append(
-            (f"cases {names}: normal form", lambda: _by_cases(diffs, cases), _zero_by_normal_form)
+            (f"cases {names}: normal form", lambda: _by_cases(raw, cases), _zero_by_normal_form)
         )
-    reparam = _reparametrizations(diffs, domain)
+    reparam = _reparametrizations(raw, domain)
     if reparam:
         names = ", ".join(f"{x} in {domain.sets[x]}" for x in reparam)
         strategies.append(
             (
                 f"normal form on {names} reparametrized",
-                lambda: [d.xreplace(reparam) for d in diffs],
+                lambda: [d.xreplace(reparam) for d in prepared()],
                 _zero_by_normal_form,
             )
         )
-    strategies.append(("simplify", lambda: base, _zero_by_simplify))
+    strategies.append(("simplify", base, _zero_by_simplify))
     if cases and _case_count(cases) <= 64:
-        strategies.append(("cases: simplify", lambda: _by_cases(diffs, cases), _zero_by_simplify))
-    return strategies
-
-
-def _first_proof(strategies: list[_Strategy], deadline: float, notes: list[str]) -> str | None:
+        strategies.append(("cases: simplify", lambda: _by_cases(raw, cases), _zero_by_simplify))
     for name, exprs, is_zero in strategies:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -675,14 +666,15 @@ def _prove_relation(claim: _Claim, domain: Domain, deadline: float, notes: list[
                 subs = _reparametrizations([diff], domain)
                 return bool(subs) and _sign_shown(diff.xreplace(subs), strict)
 
-            attempts.append(("sign of the normal form", by_sign))
             if has_index_sums([d]):
+                # First: doit() on a sum over a symbolic range is slow and gives Piecewise.
                 attempts.append(
                     (
                         "sign over index ranges",
                         lambda: index_sign_shown(d, domain, strict=strict),
                     )
                 )
+            attempts.append(("sign of the normal form", by_sign))
             attempts.append(
                 (
                     "sign of the normal form, intervals reparametrized (open interior)",

@@ -228,11 +228,12 @@ def _deriving_bce() -> Iterator[NoteClaim]:
         domain={yhat: PROB, y: LABEL},
         reason="equals the two-case definition for y in {0, 1}",
     )
-    ys, ps = _vec("y", 4), _vec("\\hat{y}", 4)
-    terms = [ys[i] * sp.log(ps[i]) + (1 - ys[i]) * sp.log(1 - ps[i]) for i in range(4)]
+    n = 3
+    ys, ps = _vec("y", n), _vec("\\hat{y}", n)
+    terms = [ys[i] * sp.log(ps[i]) + (1 - ys[i]) * sp.log(1 - ps[i]) for i in range(n)]
     prob_domain: dict[Any, Any] = {p: PROB for p in ps} | {v: LABEL for v in ys}
     log_likelihood = sp.log(
-        sp.Mul(*[ps[i] ** ys[i] * (1 - ps[i]) ** (1 - ys[i]) for i in range(4)])
+        sp.Mul(*[ps[i] ** ys[i] * (1 - ps[i]) ** (1 - ys[i]) for i in range(n)])
     )
     yield NoteClaim(
         "log-likelihood-sum",
@@ -242,9 +243,8 @@ def _deriving_bce() -> Iterator[NoteClaim]:
         log_likelihood,
         sp.Add(*terms),
         domain=prob_domain,
-        reason="the log of the product is the sum of the logs (N = 4)",
+        reason="the log of the product is the sum of the logs (N = 3)",
     )
-    n = 4
     yield NoteClaim(
         "bce-log-likelihood-mean",
         BCE,
@@ -255,7 +255,7 @@ def _deriving_bce() -> Iterator[NoteClaim]:
         domain=prob_domain,
         reason=(
             "the log-likelihood just derived has no 1/N: minus it is N times the"
-            " mean BCE. The mean BCE is minus the log-likelihood divided by N (N = 4)"
+            " mean BCE. The mean BCE is minus the log-likelihood divided by N (N = 3)"
         ),
         correction=Correction(
             r"-\frac{1}{N} \log \mathcal{L}(\bar{w}) = -\frac{1}{N} \sum_{i=1}^N"

@@ -43,6 +43,12 @@ class Topic:
 TOPICS: tuple[Topic, ...] = (
     Topic("sigmoid", "The sigmoid", "derivations.sigmoid", "Logistic Regression"),
     Topic(
+        "softmax",
+        "Softmax and multiclass cross-entropy",
+        "derivations.softmax",
+        "Logistic Regression; Large Language Models",
+    ),
+    Topic(
         "backprop",
         "Backpropagation",
         "derivations.backprop",

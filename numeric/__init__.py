@@ -32,7 +32,14 @@ from numeric.finite_diff import (
     jacobian,
     ridders,
 )
-from numeric.models import mlp_forward, mlp_loss, mlp_loss_and_grads
+from numeric.losses import cross_entropy, cross_entropy_grad
+from numeric.models import (
+    mlp_forward,
+    mlp_loss,
+    mlp_loss_and_grads,
+    softmax_regression_grad,
+    softmax_regression_loss,
+)
 
 __all__ = [
     "EntryCheck",
@@ -40,6 +47,8 @@ __all__ = [
     "assert_gradient",
     "central_difference",
     "complex_step",
+    "cross_entropy",
+    "cross_entropy_grad",
     "gradcheck",
     "jacobian",
     "log_sigmoid",
@@ -55,5 +64,7 @@ __all__ = [
     "sigmoid_grad",
     "softmax",
     "softmax_jacobian",
+    "softmax_regression_grad",
+    "softmax_regression_loss",
     "softplus",
 ]

@@ -26,7 +26,6 @@ from derivations import backprop as bp
 from derivations import check_equal
 from derivations.functions import expand_primitives, heaviside, relu, sigmoid
 from derivations.highprec import compile_mpmath, estimate
-from derivations.sums import expand_concrete_sums
 from tests.conftest import ulp_error
 
 
@@ -186,15 +185,6 @@ def test_a_wrong_multi_neuron_sum_is_refuted() -> None:
     wrong = d.result.replace(lambda e: e == bp.Wi[bp.j, bp.k], lambda e: bp.Wi[bp.k, bp.j])
     v = check_equal(d.quantity, wrong, domain=d.domain, budget_s=4, points=8)
     assert v.status == "refuted", str(v)
-
-
-def test_concrete_sums_are_written_out_as_doit_would() -> None:
-    k = sp.Symbol("k", integer=True)
-    a = sp.IndexedBase("a")
-    assert expand_concrete_sums(sp.Sum(a[k], (k, 1, 3))) == a[1] + a[2] + a[3]
-    assert expand_concrete_sums(sp.Sum(a[k], (k, 2, 1))) == 0  # empty
-    karr = sp.Sum(a[k], (k, 3, 1))  # hi < lo - 1: Karr's convention, a negative sum
-    assert expand_concrete_sums(karr).doit() == karr.doit() == -a[2]
 
 
 def test_sigmoid_used_in_the_topic_is_the_primitive() -> None:
