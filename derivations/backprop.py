@@ -197,7 +197,7 @@ def backprop_multi_neuron_activation() -> Derivation:
             ),
         ],
         domain={k: (1, n_prev)},
-        budget_s=2.0,
+        budget_s=4.0,
         points=4,
     )
 
@@ -260,7 +260,7 @@ def backprop_averaged_cost() -> Derivation:
                 "backprop-single-neuron-weight for each sample",
             ),
         ],
-        budget_s=2.0,
+        budget_s=4.0,
         points=4,
     )
 
@@ -331,7 +331,8 @@ def _recursion(hidden: str, loss: str) -> Derivation:
         ],
         domain={} if loss == "mse" else {tuple(_y): Simplex()},
         implementation="numeric.mlp_loss_and_grads",
-        budget_s=6.0,
+        # About 1 s of CPU on an idle core; the cap leaves room for a loaded machine.
+        budget_s=12.0,
         points=4,
     )
 
