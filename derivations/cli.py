@@ -117,11 +117,14 @@ def _print(text: str) -> None:
 
 
 def _check_names(names: Sequence[str]) -> list[str]:
+    """Derivation names; a topic key (``verigrad verify logistic``) stands for its derivations."""
     known = registry.names()
-    unknown = [n for n in names if n not in known]
+    topics = {t.key for t in registry.TOPICS}
+    expanded = [m for n in names for m in (registry.names(n) if n in topics else [n])]
+    unknown = [n for n in expanded if n not in known]
     if unknown:
         raise UsageError(f"unknown derivation {', '.join(map(repr, unknown))}; see 'verigrad list'")
-    return list(names) or known
+    return expanded or known
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -42,6 +42,12 @@ class Topic:
 # In the order of the lecture notes.
 TOPICS: tuple[Topic, ...] = (
     Topic("sigmoid", "The sigmoid", "derivations.sigmoid", "Logistic Regression"),
+    Topic(
+        "logistic",
+        "Logistic regression and binary cross-entropy",
+        "derivations.logistic",
+        "Logistic Regression; Deriving BCE",
+    ),
 )
 
 Builder = Callable[[], Derivation]

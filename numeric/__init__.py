@@ -32,17 +32,24 @@ from numeric.finite_diff import (
     jacobian,
     ridders,
 )
+from numeric.losses import bce, bce_with_logits, bce_with_logits_grad
+from numeric.models import logistic_regression_grad, logistic_regression_loss
 
 __all__ = [
     "EntryCheck",
     "GradcheckReport",
     "assert_gradient",
+    "bce",
+    "bce_with_logits",
+    "bce_with_logits_grad",
     "central_difference",
     "complex_step",
     "gradcheck",
     "jacobian",
     "log_sigmoid",
     "log_softmax",
+    "logistic_regression_grad",
+    "logistic_regression_loss",
     "logsumexp",
     "relu",
     "relu_grad",
