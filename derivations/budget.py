@@ -36,8 +36,13 @@ class BudgetExceeded(Exception):
 
 # Deadlines of the active ``time_limit`` blocks, innermost last: (deadline, token).
 _active: list[tuple[float, object]] = []
-# Tokens whose deadline has already been raised: each fires once.
-_fired: set[int] = set()
+# When each expired token was last raised.  An expiry raised inside a
+# ``__del__`` or a gc callback is swallowed by the interpreter ("Exception
+# ignored in ..."), so a raised deadline is raised again if its block is still
+# running REFIRE_S later; sooner than that, the first raise is still on its way
+# up and a second one could escape its block's handler.
+_fired: dict[int, float] = {}
+REFIRE_S = 0.25
 
 
 def signals_usable() -> bool:
@@ -45,8 +50,14 @@ def signals_usable() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
+def _due(deadline: float, token: object) -> float:
+    """When the alarm for ``token`` should (next) fire."""
+    raised = _fired.get(id(token))
+    return deadline if raised is None else raised + REFIRE_S
+
+
 def _arm_earliest() -> None:
-    pending = [d for d, tok in _active if id(tok) not in _fired]
+    pending = [_due(d, tok) for d, tok in _active]
     if not pending:
         signal.setitimer(signal.ITIMER_REAL, 0)
         return
@@ -64,10 +75,10 @@ class _Expired(BaseException):
 
 def _on_alarm(signum: int, frame: Any) -> None:
     now = time.monotonic()
-    expired = [tok for d, tok in _active if d <= now + 1e-3 and id(tok) not in _fired]
+    expired = [tok for d, tok in _active if _due(d, tok) <= now + 1e-3]
     if expired:
         # The outermost expired budget wins: inner blocks re-raise it.
-        _fired.add(id(expired[0]))
+        _fired[id(expired[0])] = now
         _arm_earliest()
         raise _Expired(expired[0])
     _arm_earliest()
@@ -102,7 +113,7 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         try:
             _active[:] = [(d, t) for d, t in _active if t is not token]
-            _fired.discard(id(token))
+            _fired.pop(id(token), None)
             _arm_earliest()
             if not _active:
                 if signal.SIGALRM in signal.sigpending():

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from derivations import registry, render
 from derivations.core import DerivationReport, Verdict
@@ -198,16 +198,93 @@ def _write(path: Path, text: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Verify everything, print the summary, write the LaTeX and Markdown documents."""
+    """Verify everything, check the notes, write the LaTeX and Markdown documents."""
     start = time.monotonic()
     names = registry.names()
     reports = verify_all(names, on_done=lambda r: _print(_line(r)))
     _print(summary(reports, time.monotonic() - start))
+    checks = _checked_notes(lambda c: _print(_notes_line(c)))
     out = Path(args.output)
     derivations = registry.all()
-    _write(out / "derivations.tex", render.latex_document(derivations, reports))
-    _write(out / "derivations.md", render.markdown_document(derivations, reports))
-    return EXIT_FAILED if _failed(reports) else EXIT_OK
+    _write(out / "derivations.tex", render.latex_document(derivations, reports, errata=checks))
+    _write(out / "derivations.md", render.markdown_document(derivations, reports, errata=checks))
+    return EXIT_FAILED if _failed(reports) or not _notes_ok(checks) else EXIT_OK
+
+
+# ----- the notes check ---------------------------------------------------------------------
+
+
+def _notes_line(check: Any) -> str:
+    mark = render.MARK_TEXT[check.verdict.status].split()[0]
+    return (
+        f"{mark} {check.verdict.status:<22} {check.claim.id:<36} {check.verdict.elapsed_s:6.2f} s"
+    )
+
+
+def _checked_notes(on_done: Callable[[Any], None], *, progress: TextIO | None = None) -> list[Any]:
+    """Check the notes, then print a summary line (to stdout unless ``progress`` says)."""
+    from derivations.notes import check_notes
+
+    start = time.monotonic()
+    checks = check_notes(on_done=on_done)
+    wrong = sum(1 for c in checks if c.wrong)
+    print(
+        f"notes: {len(checks)} claims checked, {wrong} wrong in the notes"
+        f" ({time.monotonic() - start:.1f} s)",
+        file=progress or sys.stdout,
+        flush=True,
+    )
+    return checks
+
+
+def _notes_ok(checks: Sequence[Any]) -> bool:
+    """Every claim decided one way or the other, every wrong one with a proved correction."""
+    return all(c.consistent for c in checks)
+
+
+def _check_json(check: Any) -> dict[str, Any]:
+    from derivations.notes import separation
+
+    claim = check.claim
+    out: dict[str, Any] = {
+        "id": claim.id,
+        "section": claim.section,
+        "quote": claim.quote,
+        "claim": str(claim.lhs) if claim.rhs is True else f"{claim.lhs} == {claim.rhs}",
+        "reason": claim.reason,
+        **_verdict_json(check.verdict),
+    }
+    if check.wrong:
+        lhs, rhs = separation(check)
+        out["separation_50_digits"] = [str(lhs), str(rhs)]
+    if claim.correction is not None:
+        out["correction"] = {
+            "quote": claim.correction.quote,
+            **(_verdict_json(check.correction) if check.correction is not None else {}),
+        }
+    return out
+
+
+def cmd_notes(args: argparse.Namespace) -> int:
+    """Check every claim of the lecture notes; report the wrong ones with corrections."""
+    if args.format == "text":
+        checks = _checked_notes(lambda c: None, progress=sys.stderr)
+        sys.stdout.write(render.notes_text(checks))
+    else:
+        checks = _checked_notes(
+            lambda c: print(_notes_line(c), file=sys.stderr, flush=True), progress=sys.stderr
+        )
+        if args.format == "json":
+            counts: dict[str, int] = {}
+            for c in checks:
+                counts[c.verdict.status] = counts.get(c.verdict.status, 0) + 1
+            doc = {"claims": [_check_json(c) for c in checks], "summary": counts}
+            _print(json.dumps(doc, indent=1))
+        elif args.format == "markdown":
+            sys.stdout.write(render.notes_markdown(checks))
+        else:
+            sys.stdout.write(render.errata_latex(checks) + "\n")
+    return EXIT_OK if _notes_ok(checks) else EXIT_FAILED
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -287,6 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_positive_float, default=1.0, help="seconds (default 1)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("notes", help="check every formula of the lecture notes; list the errata")
+    p.add_argument("--format", choices=["text", "markdown", "latex", "json"], default="text")
+    p.set_defaults(run=cmd_notes)
 
     p = sub.add_parser("report", help="verify everything and write the documents")
     p.add_argument("-o", "--output", metavar="DIR", default="build")

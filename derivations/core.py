@@ -46,6 +46,7 @@ from derivations.balls import Ball, Tape, Unsupported, compile_tape
 from derivations.budget import BudgetExceeded, run_with_budget, signals_usable, time_limit
 from derivations.functions import expand_primitives
 from derivations.sampling import Domain, Simplex, float_repr, replace_undefined
+from derivations.sums import has_index_sums, index_sign_shown, index_sums_vanish
 
 __all__ = [
     "DEFAULT_BUDGET_S",
@@ -492,10 +493,17 @@ def _prove_zero(
     diffs: Sequence[Any], domain: Domain, deadline: float, notes: list[str]
 ) -> str | None:
     """Name of the method that shows every difference is zero, or None."""
+    raw = list(diffs)
     diffs = [_prepare(d) for d in diffs]
     assumed = _assumption_dummies(diffs, domain)
     base = [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in diffs]
-    strategies: list[tuple[str, Callable[[], list[Any]], _ZeroTest]] = [
+    strategies: list[tuple[str, Callable[[], list[Any]], _ZeroTest]] = []
+    if has_index_sums(raw):
+        # Before doit() turns the sums into Piecewise: see derivations.sums.
+        strategies.append(
+            ("sums over index ranges", lambda: raw, lambda e: index_sums_vanish(e, domain))
+        )
+    strategies += [
         ("rational normal form", lambda: base, _zero_by_rational_form),
         ("normal form", lambda: base, _zero_by_normal_form),
     ]
@@ -606,6 +614,13 @@ def _prove_relation(claim: _Claim, domain: Domain, deadline: float, notes: list[
                 return bool(subs) and _sign_shown(diff.xreplace(subs), strict)
 
             attempts.append(("sign of the normal form", by_sign))
+            if has_index_sums([d]):
+                attempts.append(
+                    (
+                        "sign over index ranges",
+                        lambda: index_sign_shown(d, domain, strict=strict),
+                    )
+                )
             attempts.append(
                 (
                     "sign of the normal form, intervals reparametrized (open interior)",
@@ -714,7 +729,17 @@ def check_equal(
                 a, b, domain=domain, budget_s=budget_s, points=points, dps=dps, seed=seed
             )
 
-        return run_with_budget(in_child, budget_s + CHILD_GRACE_S)
+        start = time.monotonic()
+        try:
+            return run_with_budget(in_child, budget_s + CHILD_GRACE_S)
+        except BudgetExceeded:
+            # A loaded machine can spend the grace on the fork itself.
+            return Verdict(
+                "undecided",
+                "none: the forked check did not report within its budget",
+                time.monotonic() - start,
+                detail=f"budget {budget_s} s plus {CHILD_GRACE_S} s for the child process",
+            )
     start = time.monotonic()
     deadline = start + budget_s
     claim = _Claim.of(a, b)

@@ -25,7 +25,16 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 
 from derivations.core import Derivation, DerivationReport, Status, Verdict
 
-__all__ = ["latex_document", "to_latex", "to_markdown", "to_text"]
+__all__ = [
+    "errata_latex",
+    "latex_document",
+    "markdown_document",
+    "notes_markdown",
+    "notes_text",
+    "to_latex",
+    "to_markdown",
+    "to_text",
+]
 
 MARK_TEXT: dict[str, str] = {
     "proved": "✓ proved",
@@ -73,7 +82,38 @@ _UNICODE = {
     r"\times": "×",
     r"\sqrt": "√",
     r"\lim": "lim",
+    r"\left": "",
+    r"\right": "",
+    r"\leftarrow": "←",
+    r"\Rightarrow": "⇒",
+    r"\nabla": "∇",
+    r"\Delta": "Δ",
+    r"\approx": "≈",
+    r"\sim": "~",
+    r"\circ": "°",
+    r"\geq": "≥",
+    r"\leq": "≤",
+    r"\neq": "≠",
+    r"\mathcal{L}": "ℒ",
+    r"\mathbb{R}": "ℝ",
+    r"\vdots": "…",
+    r"\therefore": "∴",
+    r"\lambda": "λ",
+    r"\mu": "μ",
+    r"\ell": "ℓ",
+    r"^\circ": "°",
 }
+# Accents become combining characters: \hat{y} -> ŷ, \bar{w} -> w̄, \vec{E} -> E⃗.
+_ACCENT = re.compile(r"\\(hat|bar|vec|overrightarrow)\{([^{}]*)\}")
+_COMBINING = {"hat": "\u0302", "bar": "\u0304", "vec": "\u20d7", "overrightarrow": "\u20d7"}
+_MATRIX = re.compile(r"\\begin\{[bp]?matrix\}(.*?)\\end\{[bp]?matrix\}", re.S)
+
+
+def _plain_matrix(m: re.Match[str]) -> str:
+    rows = [r.replace("&", ",").strip() for r in m.group(1).split("\\\\")]
+    return "[" + "; ".join(r for r in rows if r) + "]"
+
+
 _SEGMENT = re.compile(r"\$([^$]*)\$")
 
 
@@ -103,6 +143,8 @@ _OPERATOR = re.compile(r"\\(?:operatorname|mathrm|text|mathbf)\{([^{}]*)\}")
 
 
 def _plain_math(tex: str) -> str:
+    tex = _MATRIX.sub(_plain_matrix, tex)
+    tex = _ACCENT.sub(lambda m: m.group(2) + _COMBINING[m.group(1)], tex)
     out = _OPERATOR.sub(r"\1", _unfrac(tex))
     for macro, uni in sorted(_UNICODE.items(), key=lambda kv: -len(kv[0])):
         out = out.replace(macro, uni)
@@ -246,6 +288,7 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{lmodern}
 \usepackage[margin=2.2cm]{geometry}
 \usepackage{amsmath,amssymb}
+\usepackage{longtable}
 \usepackage[hidelinks]{hyperref}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
@@ -267,8 +310,10 @@ def latex_document(
     *,
     title: str = "verigrad: the mathematics of machine learning, derived and verified",
     topics: Iterable[Any] | None = None,
+    errata: Sequence[Any] | None = None,
 ) -> str:
-    """A complete LaTeX document: one section per topic, one subsection per derivation."""
+    """A complete LaTeX document: one section per topic, one subsection per derivation,
+    and the errata of the notes check (``errata``: :class:`derivations.notes.ClaimCheck`)."""
     from derivations.registry import TOPICS
 
     derivations = list(derivations)
@@ -300,6 +345,8 @@ def latex_document(
             if d.description:
                 out.append(prose_latex(d.description))
             out.append(to_latex(d, by_name.get(d.name)))
+    if errata:
+        out.append(errata_latex(errata))
     out.append(r"\end{document}")
     return "\n\n".join(out) + "\n"
 
@@ -309,8 +356,9 @@ def markdown_document(
     reports: Sequence[DerivationReport] | None = None,
     *,
     title: str = "verigrad: the mathematics of machine learning, derived and verified",
+    errata: Sequence[Any] | None = None,
 ) -> str:
-    """Every derivation as GitHub-flavoured Markdown, one section per topic."""
+    """Every derivation as GitHub-flavoured Markdown, one section per topic, then the errata."""
     from derivations.registry import TOPICS
 
     derivations = list(derivations)
@@ -330,4 +378,127 @@ def markdown_document(
         if members:
             out.append(f"## {topic.title}\n\nFrom the notes: *{topic.notes_section}*.")
             out.extend(to_markdown(d, by_name.get(d.name)) for d in members)
+    if errata:
+        out.append(notes_markdown(errata))
     return "\n\n".join(out) + "\n"
+
+
+# ----- the notes check (errata) ------------------------------------------------------------
+
+
+def _notes_counts(checks: Sequence[Any]) -> str:
+    counts: dict[str, int] = {}
+    for c in checks:
+        counts[c.verdict.status] = counts.get(c.verdict.status, 0) + 1
+    order = ["proved", "numerically-consistent", "refuted", "undecided"]
+    parts = [f"{counts[k]} {k}" for k in order if k in counts]
+    wrong = [c for c in checks if c.wrong]
+    fixed = sum(1 for c in wrong if c.correction is not None and c.correction.proved)
+    return f"{len(checks)} claims: {', '.join(parts)}; {fixed} of {len(wrong)} corrections proved"
+
+
+def _counterexample_text(check: Any, *, latex: bool = False) -> str:
+    """Where the two sides differ and their values; for LaTeX, the point as math."""
+    from derivations.sampling import float_repr
+
+    point = check.verdict.counterexample or {}
+    if latex:
+        where = ", ".join(f"{sp.latex(k)} = {float_repr(v)}" for k, v in point.items())
+        where = f"${where}$" if where else ""
+    else:
+        where = ", ".join(f"{_plain_math(str(k))} = {float_repr(v)}" for k, v in point.items())
+    values = check.verdict.values
+    sides = f"{values[0]} vs {values[1]}" if values else ""
+    if latex:
+        sides = escape_tex(sides)
+    return f"at {where}: {sides}" if where else sides
+
+
+def notes_text(checks: Sequence[Any]) -> str:
+    """One line per claim (mark, section, id, the claim); the correction under a wrong one."""
+    lines = []
+    for c in checks:
+        mark = MARK_TEXT[c.verdict.status].split()[0]
+        claim = c.claim
+        lines.append(f"{mark} {claim.id:<32} [{claim.section}] {_plain_math(claim.quote)}")
+        if c.wrong:
+            lines.append(f"      why: {claim.reason}")
+            lines.append(f"      counterexample: {_counterexample_text(c)}")
+            if claim.correction is not None and c.correction is not None:
+                fix_mark = MARK_TEXT[c.correction.status].split()[0]
+                lines.append(
+                    f"      correction ({fix_mark} {c.correction.status}): "
+                    f"{_plain_math(claim.correction.quote)}"
+                )
+    lines.append(_notes_counts(checks))
+    return "\n".join(lines) + "\n"
+
+
+def _md_math(tex: str) -> str:
+    return "$" + tex.replace("|", r"\vert ") + "$"
+
+
+def notes_markdown(checks: Sequence[Any]) -> str:
+    """The notes check as Markdown: a table of every claim, then each erratum."""
+    out = [
+        "## Errata: the lecture notes checked",
+        _notes_counts(checks) + ".",
+        "| | claim | section | the notes say |\n|---|---|---|---|",
+    ]
+    rows = [
+        f"| {MARK_TEXT[c.verdict.status].split()[0]} | `{c.claim.id}` | {c.claim.section}"
+        f" | {_md_math(c.claim.quote)} |"
+        for c in checks
+    ]
+    out[-1] += "\n" + "\n".join(rows)
+    for c in checks:
+        if not c.wrong or c.claim.correction is None:
+            continue
+        fix_status = c.correction.status if c.correction is not None else "unchecked"
+        out.append(
+            f"### `{c.claim.id}` ({c.claim.section})\n\n"
+            f"The notes: $${c.claim.quote}$$\n\n"
+            f"Wrong: {c.claim.reason}. Counterexample {_counterexample_text(c, latex=True)}.\n\n"
+            f"Correct ({fix_status}): $${c.claim.correction.quote}$$"
+        )
+    return "\n\n".join(out) + "\n"
+
+
+def errata_latex(checks: Sequence[Any]) -> str:
+    """The section "Errata" of the derivation document."""
+    out = [
+        r"\section{Errata: the lecture notes checked}",
+        r"Every formula claim of the lecture notes, in their order, checked by the verifier."
+        r" " + escape_tex(_notes_counts(checks)) + ".",
+    ]
+    for c in checks:
+        if not c.wrong or c.claim.correction is None:
+            continue
+        fix = c.correction
+        fix_mark = MARK_LATEX[fix.status] if fix is not None else "?"
+        out.append(
+            r"\subsection*{%s \normalfont(%s)}"
+            % (escape_tex(c.claim.id), escape_tex(c.claim.section))
+            + "\n"
+            + r"\begin{sloppypar}The notes say \[ %s \] %s Counterexample: %s.\end{sloppypar}"
+            % (
+                c.claim.quote,
+                escape_tex(c.claim.reason[:1].upper() + c.claim.reason[1:] + "."),
+                _counterexample_text(c, latex=True),
+            )
+            + "\n"
+            + r"Correct: \[ %s \qquad %s \]" % (c.claim.correction.quote, fix_mark)
+        )
+    out.append(r"\subsection*{All claims}")
+    out.append(r"\begin{longtable}{@{}l l p{0.4\linewidth}@{}}")
+    for c in checks:
+        out.append(
+            r"$%s$ & \texttt{%s} & %s \\"
+            % (
+                MARK_LATEX[c.verdict.status].split(r"\ ")[0],
+                escape_tex(c.claim.id),
+                escape_tex(c.claim.section),
+            )
+        )
+    out.append(r"\end{longtable}")
+    return "\n\n".join(out)

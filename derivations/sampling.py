@@ -5,7 +5,8 @@ A *domain* maps what a claim is about to the values it may take:
 * a ``Symbol`` or ``Indexed`` entry to a SymPy set (``Interval.open(0, 1)`` for
   a probability, ``FiniteSet(0, 1)`` for a hard label, ``Interval(0, oo)``
   for "z >= 0"), or to a pair ``(lo, hi)`` of integer bounds, inclusive, that
-  may name other integer symbols (``(1, K)`` for an index into K classes);
+  may name other integer symbols (``(1, K)`` for an index into K classes) and
+  may be open-ended (``(2, oo)`` for "K >= 2");
 * an ``IndexedBase`` to a set for all its entries, or to :class:`Simplex`;
 * a tuple of symbols to :class:`Simplex` (positive, summing to 1).
 
@@ -34,6 +35,8 @@ __all__ = ["Domain", "DomainError", "Simplex"]
 # Integer symbols without bounds: sizes and indices small enough to expand sums.
 _SMALL_INT_SPAN = 5
 _SIMPLEX_BITS = 30
+# Share of integer draws that take an end of the range.
+_INT_END_SHARE = 0.3
 
 
 class DomainError(ValueError):
@@ -46,7 +49,10 @@ class Simplex:
 
     For an ``IndexedBase`` key give ``size`` (an int or an integer symbol) and
     the first index ``start``; the entries ``y[start] .. y[start+size-1]`` are
-    drawn together.  For a tuple-of-symbols key leave ``size`` out.
+    drawn together.  A base with several indices is a stack of simplices over
+    its last index: each row ``y[n, start] .. y[n, start+size-1]`` sums to 1.
+    For a tuple-of-symbols key leave ``size`` out.  The proofs use the sum to 1
+    as a hypothesis (:mod:`derivations.sums`).
     """
 
     size: Any = None
@@ -244,7 +250,10 @@ class Domain:
                 lo, hi = lo_hi
                 if hi < lo:
                     raise DomainError(f"empty integer range for {x}: [{lo}, {hi}]")
-                values[x] = rng.randint(lo, min(hi, lo + 2 * _SMALL_INT_SPAN))
+                hi = min(hi, lo + 2 * _SMALL_INT_SPAN)
+                # The ends of a range are where index claims break (j = 0, K = 1): visit them.
+                ends = rng.random() < _INT_END_SHARE
+                values[x] = rng.choice((lo, hi)) if ends else rng.randint(lo, hi)
             pending = still
         raise DomainError(f"integer bounds depend on each other in a cycle: {pending}")
 
@@ -253,6 +262,8 @@ class Domain:
             lo, hi = (sp.sympify(b).subs(known) for b in self.int_ranges[x])
             if lo.free_symbols or hi.free_symbols:
                 return None
+            if hi is sp.oo:  # open-ended (K >= 2): small values, so sums stay expandable
+                return int(lo), int(lo) + 2 * _SMALL_INT_SPAN
             return int(lo), int(hi)
         s = self.sets.get(x)
         if isinstance(s, sp.FiniteSet):
@@ -313,14 +324,16 @@ class Domain:
                 " give its symbols integer assumptions or ranges"
             )
         n = int(size)
-        probs = _draw_simplex(n, rng)
+        rows: dict[tuple[Any, ...], list[float]] = {}
         out = {}
         for e in entries:
-            (idx,) = e.indices
+            *row, idx = e.indices
             pos = int(idx) - simplex.start
             if not 0 <= pos < n:
-                raise DomainError(f"{e} is outside the simplex {base}[{simplex.start}..{n}]")
-            out[e] = probs[pos]
+                raise DomainError(f"{e} is outside the simplex {base}[..., {simplex.start}..{n}]")
+            if tuple(row) not in rows:
+                rows[tuple(row)] = _draw_simplex(n, rng)
+            out[e] = rows[tuple(row)][pos]
         return out
 
 

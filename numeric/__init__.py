@@ -33,7 +33,13 @@ from numeric.finite_diff import (
     ridders,
 )
 from numeric.losses import bce, bce_with_logits, bce_with_logits_grad
-from numeric.models import logistic_regression_grad, logistic_regression_loss
+from numeric.models import (
+    logistic_regression_grad,
+    logistic_regression_loss,
+    mlp_forward,
+    mlp_loss,
+    mlp_loss_and_grads,
+)
 
 __all__ = [
     "EntryCheck",
@@ -51,6 +57,9 @@ __all__ = [
     "logistic_regression_grad",
     "logistic_regression_loss",
     "logsumexp",
+    "mlp_forward",
+    "mlp_loss",
+    "mlp_loss_and_grads",
     "relu",
     "relu_grad",
     "ridders",

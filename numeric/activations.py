@@ -159,13 +159,21 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> Any:
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def _tail_sum(e: Array, d: Array, axis: int) -> Array:
-    """sum_j e_j over all j but one maximal entry (whose e is 1): log1p of it is LSE - m."""
-    top = np.argmax(real_part(d), axis=axis)
+def _log_total(e: Array, d: Array, axis: int) -> Array:
+    """log sum_j e_j, e_j = exp(d_j) with max Re d_j = 0: d_t + log1p(sum_{j != t} e_j / e_t).
+
+    t is a maximal entry; for real input d_t = 0 and e_t = 1, so this is log1p of the
+    other terms.  For complex input (complex-step differentiation) d_t = i Im z_t is kept.
+    """
+    top = np.expand_dims(np.argmax(real_part(d), axis=axis), axis)
     rest = e.copy()
-    np.put_along_axis(rest, np.expand_dims(top, axis), 0, axis=axis)
+    np.put_along_axis(rest, top, 0, axis=axis)
     total: Array = np.sum(rest, axis=axis, keepdims=True)
-    return total
+    if not np.iscomplexobj(d):
+        return np.log1p(total)
+    d_top = np.take_along_axis(d, top, axis=axis)
+    shifted: Array = d_top + np.log1p(total * np.exp(-d_top))
+    return shifted
 
 
 def logsumexp(z: ArrayLike, axis: int = -1) -> Any:
@@ -180,7 +188,7 @@ def logsumexp(z: ArrayLike, axis: int = -1) -> Any:
     e, d, _, m = _shifted_exp(z, axis)
     shift = np.where(np.isfinite(m), m, 0)
     with np.errstate(invalid="ignore"):
-        lse = np.where(np.isfinite(m), shift + np.log1p(_tail_sum(e, d, axis)), m)
+        lse = np.where(np.isfinite(m), shift + _log_total(e, d, axis), m)
     return scalar_or_array(np.squeeze(lse, axis=axis))
 
 
@@ -193,7 +201,7 @@ def log_softmax(z: ArrayLike, axis: int = -1) -> Any:
     z = as_float_array(z, "z")
     axis = check_axis(z, axis, "z")
     e, d, r, m = _shifted_exp(z, axis)
-    out = (d - np.log1p(_tail_sum(e, d, axis))) + r
+    out = (d - _log_total(e, d, axis)) + r
     return np.where(np.isneginf(m), np.nan, out)  # all -inf: 0/0, as softmax
 
 

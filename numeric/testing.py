@@ -7,11 +7,13 @@ This is the only module of ``numeric`` that imports hypothesis (install the
   optionally spanning orders of magnitude (``log_scale=True``);
 * :func:`probability_vectors`: rows positive and summing to 1;
 * :func:`one_hot_rows`, :func:`class_indices`: hard multiclass labels;
-* :func:`binary_labels`, :func:`soft_labels`: labels for binary losses.
+* :func:`binary_labels`, :func:`soft_labels`: labels for binary losses;
+* :func:`mlp_params`: the (W, b) layers of a multilayer perceptron.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ __all__ = [
     "binary_labels",
     "class_indices",
     "finite_arrays",
+    "mlp_params",
     "one_hot_rows",
     "probability_vectors",
     "shapes",
@@ -120,3 +123,37 @@ def soft_labels(shape: Shape | int) -> st.SearchStrategy[Array]:
     """Arrays of soft labels in [0, 1] (float64), the ends included."""
     shp = (shape,) if isinstance(shape, int) else shape
     return hnp.arrays(np.float64, shp, elements=st.floats(0.0, 1.0))
+
+
+_DEPTHS = st.integers(1, 4)
+_WIDTHS = st.integers(1, 16)
+
+
+@st.composite
+def mlp_params(
+    draw: Any,
+    *,
+    layers: int | st.SearchStrategy[int] = _DEPTHS,
+    widths: st.SearchStrategy[int] = _WIDTHS,
+    n_in: int | None = None,
+    gain: float = 2.0,
+) -> list[tuple[Array, Array]]:
+    """MLP parameters [(W^(1), b^(1)), ...], W^(l) of shape (n_l, n_{l-1}), b^(l) of (n_l,).
+
+    ``layers`` layers (drawn 1 to 4 by default) with widths drawn from ``widths``
+    (the input width too, unless ``n_in`` is given).  Entries are uniform in
+    [-gain, gain] / sqrt(n_{l-1}), the scale of the usual initialisations, so
+    pre-activations stay of order one and sigmoid units are not all saturated.
+    """
+    depth = layers if isinstance(layers, int) else draw(layers)
+    if depth < 1:
+        raise ValueError(f"an MLP needs at least one layer, got layers={depth}")
+    sizes = [n_in if n_in is not None else draw(widths)] + [draw(widths) for _ in range(depth)]
+    params = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        bound = gain / np.sqrt(fan_in)
+        elements = st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
+        W = draw(hnp.arrays(np.float64, (fan_out, fan_in), elements=elements))
+        b = draw(hnp.arrays(np.float64, (fan_out,), elements=elements))
+        params.append((np.asarray(W), np.asarray(b)))
+    return params

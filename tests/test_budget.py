@@ -49,6 +49,24 @@ def test_outer_budget_is_not_swallowed_by_an_inner_one() -> None:
     assert time.monotonic() - start < 0.5
 
 
+class SlowFinalizer:
+    """An object whose ``__del__`` outlasts the budget: an exception raised
+    there is swallowed by the interpreter ("Exception ignored in ...")."""
+
+    def __del__(self) -> None:
+        spin(0.3)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_deadline_swallowed_by_a_finalizer_is_raised_again() -> None:
+    start = time.monotonic()
+    with pytest.raises(BudgetExceeded), time_limit(0.1):
+        SlowFinalizer()  # dropped at once: the alarm fires inside __del__
+        spin(5)
+    # Fired in __del__ at 0.1 s, swallowed; raised again REFIRE_S after that.
+    assert time.monotonic() - start < 0.3 + 0.25 + 0.3
+
+
 def test_previous_alarm_handler_is_restored() -> None:
     before = signal.getsignal(signal.SIGALRM)
     with time_limit(1.0):

@@ -9,7 +9,8 @@ import mpmath
 import pytest
 import sympy as sp
 
-from derivations import Simplex, check_equal
+from derivations import Simplex, Verdict, check_equal
+from derivations.budget import BudgetExceeded
 from derivations.core import Derivation, Step
 from derivations.functions import expand_primitives, sigmoid, softplus
 
@@ -221,12 +222,16 @@ def test_budget_holds_off_the_main_thread() -> None:
 
     def run() -> None:
         start = time.monotonic()
-        out["verdict"] = check_equal(*HARD, budget_s=0.5)
+        try:
+            out["verdict"] = check_equal(*HARD, budget_s=0.5)
+        except BaseException as exc:  # reported below, not lost with the thread
+            out["error"] = exc
         out["elapsed"] = time.monotonic() - start
 
     t = threading.Thread(target=run)
     t.start()
     t.join(30)
+    assert "error" not in out, f"check_equal raised off the main thread: {out['error']!r}"
     # The child process adds its start-up (fork) to the budget, at most CHILD_GRACE_S.
     assert out["elapsed"] <= 0.5 + 1.0 + OVERRUN_S
     assert out["verdict"].status != "refuted"
@@ -313,3 +318,20 @@ def test_mpmath_precision_is_left_as_found() -> None:
     before = mpmath.mp.dps
     check_equal(sp.Derivative(s, z), s**2)
     assert mpmath.mp.dps == before
+
+
+def test_a_forked_check_that_cannot_report_is_undecided(monkeypatch: pytest.MonkeyPatch) -> None:
+    from derivations import core
+
+    def never_reports(fn: object, seconds: float) -> object:
+        raise BudgetExceeded(seconds)
+
+    monkeypatch.setattr(core, "run_with_budget", never_reports)
+    out: dict[str, object] = {}
+    t = threading.Thread(target=lambda: out.setdefault("v", check_equal(z, z, budget_s=0.5)))
+    t.start()
+    t.join(30)
+    verdict = out["v"]
+    assert isinstance(verdict, Verdict)
+    assert verdict.status == "undecided"
+    assert "budget" in verdict.method

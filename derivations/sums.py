@@ -1,0 +1,334 @@
+r"""Sums over symbolic index ranges: the one mechanism the verifier uses for them.
+
+A claim about a vector of any length K is written with ``IndexedBase``,
+``Sum(f(k), (k, lo, hi))`` and ``KroneckerDelta``.  SymPy's own ``doit`` turns
+such a sum into a ``Piecewise`` over the index ranges, which the normal forms
+cannot cancel.  Here the sums are rewritten by rules that hold on the stated
+ranges, until what is left can be compared by the rational normal form:
+
+1. derivatives are carried out, sums left standing
+   (d/dz_j sum_k f(z_k) = sum_k f'(z_k) delta_{kj});
+2. logarithms of products of positive factors are split (a sum of positive
+   terms is positive), exponentials of sums are split;
+3. linearity: sum_k (a_k + b_k) = sum_k a_k + sum_k b_k, and a factor that does
+   not depend on k is pulled out of the sum;
+4. a sum of a delta: sum_{k=lo}^{hi} f(k) delta_{kj} = f(j) when j is known to
+   lie in lo..hi (its range in the domain, or the limits of an enclosing sum);
+5. a constant: sum_{k=lo}^{hi} c = (hi - lo + 1) c;
+6. hypotheses: sum_{k=lo}^{hi} y_k = 1 for ``y`` on a :class:`Simplex` of the
+   domain covering exactly lo..hi (for a multi-index base, each row
+   ``y[n, start..]`` sums to 1);
+7. a delta of two free indices splits the claim into the cases i = j
+   (substituted) and i != j (the delta is 0);
+8. for an inequality only: a sum of positive terms over a range that holds a
+   free index i is its i-th term plus the rest, and the rest is positive when
+   the range has two indices or more (nonnegative otherwise);
+9. each remaining sum becomes an atom, the same atom for the same sum up to
+   the name of its index (positive when its terms are), and the difference
+   goes to ``cancel(together(expand(...)))``.
+
+Each rule is an identity on the ranges, so a zero reached this way is a proof.
+The ranges come from the domain: ``{i: (1, K)}`` (see :mod:`derivations.sampling`),
+open-ended ones included (``{K: (2, sp.oo)}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import sympy as sp
+
+from derivations.functions import expand_primitives
+from derivations.sampling import Domain, Simplex
+
+__all__ = [
+    "has_index_sums",
+    "index_normal_form",
+    "index_sign_shown",
+    "index_sums_vanish",
+    "within",
+]
+
+Ranges = Mapping[sp.Basic, tuple[sp.Expr, sp.Expr]]
+
+# Case splits on deltas of free indices double the work each: at most this many.
+MAX_DELTA_SPLITS = 3
+
+
+def has_index_sums(exprs: Any) -> bool:
+    """True if any expression holds a Sum or a KroneckerDelta (the rules apply)."""
+    return any(isinstance(e, sp.Basic) and e.has(sp.Sum, sp.KroneckerDelta) for e in exprs)
+
+
+# ----- facts about ranges ------------------------------------------------------------------
+
+
+def _nonnegative(e: sp.Expr, ranges: Ranges) -> bool:
+    """e >= 0 is known: directly, or after writing ranged symbols as lo + n, n >= 0."""
+    e = sp.expand(e)
+    if e.is_nonnegative:
+        return True
+    subs = {}
+    for x, (lo, _) in ranges.items():
+        if x in e.free_symbols and lo.is_finite:
+            subs[x] = lo + sp.Dummy(nonnegative=True, integer=True)
+    shifted = sp.expand(e.xreplace(subs)) if subs else e
+    if shifted.is_nonnegative:
+        return True
+    subs = {}
+    for x, (_, hi) in ranges.items():
+        if x in e.free_symbols and hi.is_finite:
+            subs[x] = hi - sp.Dummy(nonnegative=True, integer=True)
+    return bool(subs) and bool(sp.expand(e.xreplace(subs)).is_nonnegative)
+
+
+def within(x: sp.Expr, lo: sp.Expr, hi: sp.Expr, ranges: Ranges) -> bool:
+    """x is known to lie in lo..hi: a number between them, or a symbol whose range is inside."""
+    if x in ranges:
+        xlo, xhi = ranges[x]
+        return _nonnegative(xlo - lo, ranges) and _nonnegative(hi - xhi, ranges)
+    return _nonnegative(x - lo, ranges) and _nonnegative(hi - x, ranges)
+
+
+def _nonempty(lo: sp.Expr, hi: sp.Expr, ranges: Ranges) -> bool:
+    return _nonnegative(hi - lo, ranges)
+
+
+# ----- positivity and logarithms ----------------------------------------------------------
+
+
+def _positive(e: sp.Expr, ranges: Ranges) -> bool:
+    """e > 0 is known; a sum over a nonempty range of positive terms counts."""
+    if isinstance(e, sp.Sum):
+        (k, lo, hi), *more = e.limits
+        inner = sp.Sum(e.function, *more) if more else e.function
+        return _nonempty(lo, hi, ranges) and _positive(inner, {**ranges, k: (lo, hi)})
+    if e.is_positive:
+        return True
+    if isinstance(e, (sp.Add, sp.Mul)):
+        return all(_positive(a, ranges) for a in e.args)
+    if isinstance(e, sp.Pow):
+        return _positive(e.base, ranges) and bool(e.exp.is_real)
+    if isinstance(e, sp.exp):
+        return bool(e.args[0].is_real)
+    return False
+
+
+def _split_log(arg: sp.Expr, ranges: Ranges) -> sp.Expr | None:
+    """log(arg) as a sum of logs, if every factor is positive; None otherwise."""
+    if isinstance(arg, sp.exp) and arg.args[0].is_real:
+        return arg.args[0]
+    if isinstance(arg, sp.Pow) and _positive(arg.base, ranges) and arg.exp.is_real:
+        inner = _split_log(arg.base, ranges)
+        return arg.exp * (inner if inner is not None else sp.log(arg.base))
+    if isinstance(arg, sp.Mul) and all(_positive(f, ranges) for f in arg.args):
+        parts = [_split_log(f, ranges) for f in arg.args]
+        return sp.Add(*[p if p is not None else sp.log(f) for p, f in zip(parts, arg.args)])
+    return None
+
+
+def _expand_logs_and_exps(e: sp.Expr, ranges: Ranges) -> sp.Expr:
+    def split(node: sp.Expr) -> sp.Expr:
+        if isinstance(node, sp.log):
+            out = _split_log(node.args[0], ranges)
+            return out if out is not None else node
+        if isinstance(node, sp.exp) and isinstance(node.args[0], sp.Add):
+            return sp.Mul(*[sp.exp(a) for a in node.args[0].args])
+        return node
+
+    return e.replace(lambda n: isinstance(n, (sp.log, sp.exp)), split)
+
+
+# ----- the rules on one sum ------------------------------------------------------------------
+
+
+def _hypothesis(
+    term: sp.Expr, k: sp.Symbol, lo: sp.Expr, hi: sp.Expr, simplices: Mapping[Any, Simplex]
+) -> sp.Expr | None:
+    """1 if sum_{k=lo}^{hi} term is a row of a simplex of the domain; None otherwise."""
+    if not isinstance(term, sp.Indexed) or term.base not in simplices:
+        return None
+    simplex = simplices[term.base]
+    if term.indices[-1] != k or any(k in i.free_symbols for i in term.indices[:-1]):
+        return None
+    first, last = simplex.start, simplex.start + sp.sympify(simplex.size) - 1
+    if sp.expand(lo - first) == 0 and sp.expand(hi - last) == 0:
+        return sp.S.One
+    return None
+
+
+def _sum_of_term(
+    term: sp.Expr,
+    k: sp.Symbol,
+    lo: sp.Expr,
+    hi: sp.Expr,
+    ranges: Ranges,
+    simplices: Mapping[Any, Simplex],
+) -> sp.Expr:
+    """sum_{k=lo}^{hi} term, for one term of an expanded summand."""
+    factors = sp.Mul.make_args(term)
+    outside = sp.Mul(*[f for f in factors if k not in f.free_symbols])
+    inside = [f for f in factors if k in f.free_symbols]
+    if not inside:
+        return outside * (hi - lo + 1)
+    for n, f in enumerate(inside):
+        if isinstance(f, sp.KroneckerDelta):
+            a, b = f.args
+            other = b if a == k else a if b == k else None
+            if other is not None and k not in other.free_symbols and within(other, lo, hi, ranges):
+                rest = sp.Mul(*(inside[:n] + inside[n + 1 :]))
+                return outside * rest.xreplace({k: other})
+    dep = sp.Mul(*inside)
+    known = _hypothesis(dep, k, lo, hi, simplices)
+    if known is not None:
+        return outside * known
+    return outside * sp.Sum(dep, (k, lo, hi))
+
+
+def _rewrite(e: sp.Expr, ranges: Ranges, simplices: Mapping[Any, Simplex]) -> sp.Expr:
+    """Apply rules 2-6 bottom-up; ``ranges`` includes the indices of enclosing sums."""
+    if isinstance(e, sp.Sum):
+        # Innermost index first; every index of the sum is in range inside its body.
+        limits = list(e.limits)
+        body = _rewrite(e.function, {**ranges, **{x: (a, b) for x, a, b in limits}}, simplices)
+        for n, (k, lo, hi) in enumerate(limits):
+            scope = {**ranges, **{x: (a, b) for x, a, b in limits[n:]}}
+            body = sp.expand(_expand_logs_and_exps(body, scope))
+            body = sp.Add(
+                *[_sum_of_term(t, k, lo, hi, scope, simplices) for t in sp.Add.make_args(body)]
+            )
+        return body
+    if not e.args or not e.has(sp.Sum):
+        return _expand_logs_and_exps(e, ranges) if isinstance(e, sp.Expr) else e
+    rebuilt = e.func(*[_rewrite(a, ranges, simplices) for a in e.args])
+    return _expand_logs_and_exps(rebuilt, ranges)
+
+
+# ----- the whole procedure -------------------------------------------------------------------
+
+
+def _carry_out_derivatives(e: sp.Expr) -> sp.Expr:
+    return e.replace(lambda n: isinstance(n, sp.Derivative), lambda n: n.doit(deep=False))
+
+
+def _canonical(s: sp.Sum, depth: int = 0) -> sp.Sum:
+    """The same sum with its indices renamed by nesting depth, so equal sums compare equal."""
+    names = {
+        k: sp.Symbol(f"_sum_index_{depth}_{n}", integer=True)
+        for n, (k, _, _) in enumerate(s.limits)
+    }
+    body = s.function.replace(
+        lambda x: isinstance(x, sp.Sum), lambda x: _canonical(x, depth + 1)
+    ).xreplace(names)
+    limits = [(names[k], lo.xreplace(names), hi.xreplace(names)) for k, lo, hi in s.limits]
+    return sp.Sum(body, *limits)
+
+
+def _atomize(e: sp.Expr, ranges: Ranges) -> sp.Expr:
+    """Each outermost remaining sum replaced by one Dummy per distinct (canonical) sum."""
+    atoms: dict[sp.Basic, sp.Dummy] = {}
+
+    def atom(s: sp.Sum) -> sp.Dummy:
+        key = _canonical(s)
+        if key not in atoms:
+            facts = {"positive": True} if _positive(s, ranges) else {}
+            if not facts and s.function.is_real:
+                facts = {"real": True}
+            atoms[key] = sp.Dummy("S", **facts)
+        return atoms[key]
+
+    return e.replace(lambda n: isinstance(n, sp.Sum), atom)
+
+
+def _delta_cases(e: sp.Expr, splits: int = MAX_DELTA_SPLITS) -> Iterator[sp.Expr]:
+    """The cases i = j and i != j of the first delta of free indices, recursively."""
+    deltas = sorted(
+        (d for d in e.atoms(sp.KroneckerDelta) if not d.has(sp.Dummy)), key=sp.default_sort_key
+    )
+    if not deltas or splits == 0:
+        yield e
+        return
+    a, b = deltas[0].args
+    pick, keep = (b, a) if isinstance(b, sp.Symbol) else (a, b)
+    if isinstance(pick, sp.Symbol):
+        yield from _delta_cases(e.xreplace({pick: keep}), splits - 1)
+    yield from _delta_cases(e.xreplace({deltas[0]: sp.S.Zero}), splits - 1)
+
+
+def index_normal_form(e: sp.Expr, domain: Domain) -> sp.Expr:
+    """``e`` with derivatives carried out and rules 2-6 applied (sums still standing)."""
+    ranges = dict(domain.int_ranges)
+    e = _carry_out_derivatives(expand_primitives(e))
+    return _rewrite(e, ranges, domain.simplex_bases)
+
+
+# An expression the rules were not written for (deep nesting, unusual objects) is left
+# unproved, never wrongly proved: these errors mean "not shown".
+_NOT_SHOWN = (AttributeError, IndexError, RecursionError)
+
+
+def index_sums_vanish(e: sp.Expr, domain: Domain) -> bool:
+    """True if the rules show ``e == 0`` on the domain's ranges (a proof); False if not shown."""
+    try:
+        return _vanish(e, domain)
+    except _NOT_SHOWN:
+        return False
+
+
+def _vanish(e: sp.Expr, domain: Domain) -> bool:
+    ranges = dict(domain.int_ranges)
+    reduced = index_normal_form(e, domain)
+    for case in _delta_cases(reduced):
+        case = _rewrite(case, ranges, domain.simplex_bases)  # a substitution may enable a rule
+        flat = _atomize(case, ranges)
+        if sp.cancel(sp.together(sp.expand(flat))) != 0:
+            return False
+    return True
+
+
+def _peel(e: sp.Expr, ranges: Ranges) -> sp.Expr:
+    """Rule 8: sum_k f(k) = f(i) + R, R > 0 (or >= 0), for a free index i in the range."""
+    free = sorted((x for x in e.free_symbols if x in ranges), key=str)
+    peeled: dict[sp.Basic, sp.Expr] = {}  # the same sum gets the same rest R
+
+    def peel(s: sp.Sum) -> sp.Expr:
+        if s not in peeled:
+            peeled[s] = _peel_one(s)
+        return peeled[s]
+
+    def _peel_one(s: sp.Sum) -> sp.Expr:
+        ((k, lo, hi),) = s.limits
+        if not _positive(s.function, {**ranges, k: (lo, hi)}):
+            return s
+        for i in free:
+            if within(i, lo, hi, ranges):
+                many = _nonnegative(hi - lo - 1, ranges)
+                rest = sp.Dummy("R", positive=True) if many else sp.Dummy("R", nonnegative=True)
+                return s.function.xreplace({k: i}) + rest
+        return s
+
+    return e.replace(lambda n: isinstance(n, sp.Sum) and len(n.limits) == 1, peel)
+
+
+def index_sign_shown(e: sp.Expr, domain: Domain, *, strict: bool) -> bool:
+    """True if the rules show ``e > 0`` (``strict``) or ``e >= 0`` on the domain's ranges."""
+    try:
+        return _sign_shown(e, domain, strict)
+    except _NOT_SHOWN:
+        return False
+
+
+def _sign_shown(e: sp.Expr, domain: Domain, strict: bool) -> bool:
+    ranges = dict(domain.int_ranges)
+    reduced = index_normal_form(e, domain)
+    for case in _delta_cases(reduced):
+        case = _rewrite(case, ranges, domain.simplex_bases)
+        flat = _atomize(_peel(case, ranges), ranges)
+        for form in (flat, sp.factor(sp.cancel(sp.together(sp.expand(flat))))):
+            verdict = form.is_positive if strict else form.is_nonnegative
+            if verdict:
+                break
+        else:
+            return False
+    return True
