@@ -198,17 +198,74 @@ def _write(path: Path, text: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Verify everything, check the notes, write the LaTeX and Markdown documents."""
+    """Verify everything, check the notes, measure the numeric functions, write the book
+    (``derivations.tex``, ``derivations.md`` and, with pdflatex, ``derivations.pdf``)."""
     start = time.monotonic()
     names = registry.names()
     reports = verify_all(names, on_done=lambda r: _print(_line(r)))
     _print(summary(reports, time.monotonic() - start))
     checks = _checked_notes(lambda c: _print(_notes_line(c)))
+    accuracy = _measured_accuracy()
     out = Path(args.output)
+    figures = _figures(out / "figures")
     derivations = registry.all()
-    _write(out / "derivations.tex", render.latex_document(derivations, reports, errata=checks))
-    _write(out / "derivations.md", render.markdown_document(derivations, reports, errata=checks))
-    return EXIT_FAILED if _failed(reports) or not _notes_ok(checks) else EXIT_OK
+    book = render.latex_document(
+        derivations, reports, errata=checks, accuracy=accuracy, figures=figures
+    )
+    _write(out / "derivations.tex", book)
+    _write(
+        out / "derivations.md",
+        render.markdown_document(derivations, reports, errata=checks, accuracy=accuracy),
+    )
+    pdf_ok = _pdflatex(out / "derivations.tex")
+    failed = _failed(reports) or not _notes_ok(checks) or not pdf_ok
+    _print(f"report: {'FAILED' if failed else 'done'} in {time.monotonic() - start:.1f} s")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _measured_accuracy() -> list[Any]:
+    from derivations.accuracy import measure_all, row_text
+
+    start = time.monotonic()
+    rows = measure_all(on_done=lambda r: _print(row_text(r)))
+    _print(f"accuracy: {len(rows)} functions measured ({time.monotonic() - start:.1f} s)")
+    return rows
+
+
+def _figures(directory: Path) -> list[tuple[Path, str]]:
+    """The plots as (PNG path relative to the book, caption), when matplotlib is installed."""
+    try:
+        from derivations import plots  # type: ignore[attr-defined]
+
+        written = plots.write_all(directory)
+    except ImportError as exc:
+        _print(f"figures: skipped ({exc}; pip install 'verigrad[plot]')")
+        return []
+    return [(Path(p).relative_to(directory.parent), caption) for p, caption in written]
+
+
+def _pdflatex(tex: Path) -> bool:
+    """Compile the book twice (the contents need a second pass); False if it fails."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        _print("pdf: skipped (pdflatex is not installed; on Debian: texlive-latex-base)")
+        return True
+    start = time.monotonic()
+    for _ in range(2):
+        run = subprocess.run(
+            ["pdflatex", "-halt-on-error", "-interaction=nonstopmode", tex.name],
+            cwd=tex.parent,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if run.returncode != 0:
+            _print(f"pdf: pdflatex failed; see {tex.with_suffix('.log')}")
+            return False
+    _print(f"wrote {tex.with_suffix('.pdf')} ({time.monotonic() - start:.1f} s)")
+    return True
 
 
 # ----- the notes check ---------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "markdown_document",
     "notes_markdown",
     "notes_text",
+    "to_book_latex",
     "to_latex",
     "to_markdown",
     "to_text",
@@ -283,16 +284,20 @@ def to_markdown(derivation: Derivation, report: DerivationReport | None = None) 
 
 # ----- the whole document ------------------------------------------------------------------
 
-_PREAMBLE = r"""\documentclass[11pt]{article}
+_PREAMBLE = r"""\documentclass[11pt]{report}
 \usepackage[T1]{fontenc}
 \usepackage{lmodern}
 \usepackage[margin=2.2cm]{geometry}
 \usepackage{amsmath,amssymb}
 \usepackage{longtable}
+\usepackage{graphicx}
 \usepackage[hidelinks]{hyperref}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
+% A formula wider than the line is scaled down to fit; narrower ones keep their size.
+\newcommand{\fitline}[1]{%
+  \resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{$\displaystyle #1$}}
 """
 
 
@@ -304,6 +309,57 @@ def _summary_table(reports: Sequence[DerivationReport]) -> str:
     return f"{len(reports)} derivations: {escape_tex(items)}."
 
 
+def to_book_latex(derivation: Derivation, report: DerivationReport | None = None) -> str:
+    """A derivation for the book: each step a display scaled to fit the line, its
+    justification and status mark right-aligned beneath it."""
+    quantity = sp.latex(derivation.quantity)
+    parts = []
+    for i, (step, verdict) in enumerate(
+        zip(derivation.steps, _verdicts(report, len(derivation.steps)))
+    ):
+        left = quantity if i == 0 else r"\phantom{=}"
+        sign = _rel_sign(derivation, step.relation, plain=False)
+        mark = rf"\quad ${MARK_LATEX[verdict.status]}$" if verdict is not None else ""
+        parts.append(rf"\[ \fitline{{{left} {sign} {sp.latex(step.expr)}}} \]")
+        parts.append(
+            r"\vspace{-2ex}\begin{flushright}\small "
+            + prose_latex(step.why)
+            + mark
+            + r"\end{flushright}"
+        )
+    return "\n".join(parts)
+
+
+def _book_intro(reports: Sequence[DerivationReport] | None) -> list[str]:
+    out = [
+        r"\chapter*{How to read this book}",
+        r"\addcontentsline{toc}{chapter}{How to read this book}",
+    ]
+    if reports:
+        out.append(_summary_table(list(reports)))
+    out.append(
+        r"Each line follows from the one before it for the reason given beneath it; the mark"
+        r" after the reason is the verifier's verdict: $\checkmark$ proved symbolically,"
+        r" $\approx$ no proof within the time budget but equal at every random point tried at"
+        r" 60 digits, $\boldsymbol{\times}$ refuted by a counterexample. Formulas wider than"
+        r" the page are scaled to fit. The chapter on the numeric functions gives their"
+        r" accuracy as measured when this document was made, and the last chapter lists the"
+        r" errors found in the lecture notes the project started from."
+    )
+    return out
+
+
+def _figures_latex(figures: Sequence[tuple[Any, str]]) -> list[str]:
+    out = [r"\chapter{Figures}"]
+    for path, caption in figures:
+        out.append(
+            r"\begin{figure}[htbp]\centering"
+            rf"\includegraphics[width=\linewidth,height=0.4\textheight,keepaspectratio]{{{path}}}"
+            rf"\caption{{{prose_latex(caption)}}}\end{{figure}}"
+        )
+    return out
+
+
 def latex_document(
     derivations: Iterable[Derivation],
     reports: Sequence[DerivationReport] | None = None,
@@ -311,9 +367,15 @@ def latex_document(
     title: str = "verigrad: the mathematics of machine learning, derived and verified",
     topics: Iterable[Any] | None = None,
     errata: Sequence[Any] | None = None,
+    accuracy: Sequence[Any] | None = None,
+    figures: Sequence[tuple[Any, str]] | None = None,
+    date: str = r"\today",
 ) -> str:
-    """A complete LaTeX document: one section per topic, one subsection per derivation,
-    and the errata of the notes check (``errata``: :class:`derivations.notes.ClaimCheck`)."""
+    """The derivation book: a title page, the contents, one chapter per topic (a section
+    per derivation), the accuracy of the numeric functions (``accuracy``: rows from
+    :func:`derivations.accuracy.measure_all`), figures (``figures``: (PNG path, caption)
+    pairs) and the errata of the notes check (``errata``: :class:`derivations.notes.ClaimCheck`).
+    """
     from derivations.registry import TOPICS
 
     derivations = list(derivations)
@@ -321,32 +383,40 @@ def latex_document(
     out = [
         _PREAMBLE,
         r"\title{%s}" % escape_tex(title),
-        r"\date{}",
+        r"\author{verigrad}",
+        r"\date{%s}" % date,
         r"\begin{document}",
         r"\maketitle",
+        r"\tableofcontents",
+        *_book_intro(reports),
     ]
-    if reports:
-        out.append(_summary_table(list(reports)))
-    out.append(
-        r"Each line follows from the one before it for the reason given at the right; the mark"
-        r" after it is the verifier's verdict: $\checkmark$ proved symbolically, $\approx$ no"
-        r" proof within the time budget but equal at every random point tried at 60 digits,"
-        r" $\boldsymbol{\times}$ refuted by a counterexample."
-    )
     for topic in topics or TOPICS:
         members = [d for d in derivations if d.topic == topic.key]
         if not members:
             continue
-        out.append(r"\section{%s}" % escape_tex(topic.title))
+        out.append(r"\chapter{%s}" % escape_tex(topic.title))
         out.append(r"From the notes: \emph{%s}." % escape_tex(topic.notes_section))
         for d in members:
-            out.append(r"\subsection{%s}" % prose_latex(d.title))
+            out.append(r"\section{%s}" % prose_latex(d.title))
             out.append(r"\texttt{%s}\par" % escape_tex(d.name))
             if d.description:
                 out.append(prose_latex(d.description))
-            out.append(to_latex(d, by_name.get(d.name)))
+            out.append(to_book_latex(d, by_name.get(d.name)))
+    if accuracy:
+        from derivations.accuracy import rows_latex
+
+        out.append(r"\chapter{The numeric functions: accuracy measured in this run}")
+        out.append(
+            "Error against the SymPy definition evaluated to 50 digits, in units in the last"
+            " place of the true value, wherever it is a normal float64; for gradients, the"
+            " largest relative difference between the implementation, the symbolic derivative"
+            " and a complex-step finite difference."
+        )
+        out.append(rows_latex(accuracy))
+    if figures:
+        out.extend(_figures_latex(figures))
     if errata:
-        out.append(errata_latex(errata))
+        out.append(errata_latex(errata, level="chapter"))
     out.append(r"\end{document}")
     return "\n\n".join(out) + "\n"
 
@@ -357,8 +427,10 @@ def markdown_document(
     *,
     title: str = "verigrad: the mathematics of machine learning, derived and verified",
     errata: Sequence[Any] | None = None,
+    accuracy: Sequence[Any] | None = None,
 ) -> str:
-    """Every derivation as GitHub-flavoured Markdown, one section per topic, then the errata."""
+    """Every derivation as GitHub-flavoured Markdown, one section per topic, then the
+    accuracy of the numeric functions and the errata."""
     from derivations.registry import TOPICS
 
     derivations = list(derivations)
@@ -378,6 +450,12 @@ def markdown_document(
         if members:
             out.append(f"## {topic.title}\n\nFrom the notes: *{topic.notes_section}*.")
             out.extend(to_markdown(d, by_name.get(d.name)) for d in members)
+    if accuracy:
+        from derivations.accuracy import rows_markdown
+
+        out.append(
+            "## The numeric functions: accuracy measured in this run\n\n" + rows_markdown(accuracy)
+        )
     if errata:
         out.append(notes_markdown(errata))
     return "\n\n".join(out) + "\n"
@@ -464,10 +542,12 @@ def notes_markdown(checks: Sequence[Any]) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def errata_latex(checks: Sequence[Any]) -> str:
-    """The section "Errata" of the derivation document."""
+def errata_latex(checks: Sequence[Any], *, level: str = "section") -> str:
+    """The errata of the notes check: a ``\\chapter`` in the book, a ``\\section`` alone."""
+    sub = "section" if level == "chapter" else "subsection"
     out = [
-        r"\section{Errata: the lecture notes checked}",
+        rf"\{level}{{Errata: the lecture notes checked}}",
+        r"\label{errata}",
         r"Every formula claim of the lecture notes, in their order, checked by the verifier."
         r" " + escape_tex(_notes_counts(checks)) + ".",
     ]
@@ -477,8 +557,7 @@ def errata_latex(checks: Sequence[Any]) -> str:
         fix = c.correction
         fix_mark = MARK_LATEX[fix.status] if fix is not None else "?"
         out.append(
-            r"\subsection*{%s \normalfont(%s)}"
-            % (escape_tex(c.claim.id), escape_tex(c.claim.section))
+            r"\%s*{%s \normalfont(%s)}" % (sub, escape_tex(c.claim.id), escape_tex(c.claim.section))
             + "\n"
             + r"\begin{sloppypar}The notes say \[ %s \] %s Counterexample: %s.\end{sloppypar}"
             % (
@@ -489,7 +568,7 @@ def errata_latex(checks: Sequence[Any]) -> str:
             + "\n"
             + r"Correct: \[ %s \qquad %s \]" % (c.claim.correction.quote, fix_mark)
         )
-    out.append(r"\subsection*{All claims}")
+    out.append(r"\%s*{All claims}" % sub)
     out.append(r"\begin{longtable}{@{}l l p{0.4\linewidth}@{}}")
     for c in checks:
         out.append(

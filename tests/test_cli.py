@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,8 +99,23 @@ def test_a_refuted_derivation_exits_1(
     assert "step 1 (wrong): refuted" in out
 
 
-def test_report_writes_tex_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_writes_the_book(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "-o", str(tmp_path)]) == 0
-    assert (tmp_path / "derivations.tex").read_text().startswith("\\documentclass")
-    assert (tmp_path / "derivations.md").read_text().startswith("# ")
-    assert "derivations, " in capsys.readouterr().out
+    tex = (tmp_path / "derivations.tex").read_text()
+    assert tex.startswith("\\documentclass")
+    assert "\\maketitle" in tex and "\\tableofcontents" in tex
+    for topic in derivations.topics():
+        if derivations.names(topic.key):
+            assert f"\\chapter{{{topic.title}}}" in tex
+    assert "\\chapter{Errata: the lecture notes checked}" in tex
+    assert "\\chapter{The numeric functions: accuracy measured in this run}" in tex
+    md = (tmp_path / "derivations.md").read_text()
+    assert md.startswith("# ") and "## Errata" in md and "| `numeric.sigmoid` |" in md
+    out = capsys.readouterr().out
+    assert "derivations, " in out and "notes: " in out and "accuracy: " in out
+    assert out.strip().splitlines()[-1].startswith("report: done in")
+    if shutil.which("pdflatex"):
+        assert (tmp_path / "derivations.pdf").stat().st_size > 10_000
+        log = (tmp_path / "derivations.log").read_text(errors="replace")
+        assert "Overfull \\hbox" not in log, "a line of the book runs off the page"
+        assert "Contents" in log or (tmp_path / "derivations.toc").read_text()

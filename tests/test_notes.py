@@ -165,7 +165,7 @@ def test_errata_section_compiles_in_the_document(checks, tmp_path: Path) -> None
     )
     assert run.returncode == 0, run.stdout[-3000:]
     lines = tex.read_text(encoding="utf-8").splitlines()
-    errata_from = next(i for i, line in enumerate(lines, 1) if "section{Errata" in line)
+    errata_from = next(i for i, line in enumerate(lines, 1) if "{Errata: the lecture notes" in line)
     overfull = [
         int(m.group(1)) for m in re.finditer(r"Overfull \\hbox .*? (?:at lines? )(\d+)", run.stdout)
     ]
