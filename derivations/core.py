@@ -46,7 +46,12 @@ from derivations.balls import Ball, Tape, Unsupported, compile_tape
 from derivations.budget import BudgetExceeded, run_with_budget, signals_usable, time_limit
 from derivations.functions import expand_primitives
 from derivations.sampling import Domain, Simplex, float_repr, replace_undefined
-from derivations.sums import has_index_sums, index_sign_shown, index_sums_vanish
+from derivations.sums import (
+    expand_finite_sums,
+    has_index_sums,
+    index_sign_shown,
+    index_sums_vanish,
+)
 
 __all__ = [
     "DEFAULT_BUDGET_S",
@@ -74,6 +79,9 @@ MAX_DPS_FACTOR = 8
 RESOLVED = 1e-20
 # Fewer agreeing points than this is no evidence.
 MIN_POINTS = 3
+# Integer ranges of the first group of points span at most this many values past their
+# start (K in 1..3); each later group two more.
+INT_SPAN_START = 2
 
 _RELATIONS: dict[type, str] = {
     sp.Equality: "==",
@@ -301,7 +309,7 @@ class _PointTester:
 
     def __init__(self, claim: _Claim, domain: Domain, ints: Mapping[Any, int], rng: random.Random):
         sides, self.functions = replace_undefined(claim.sides(), rng)
-        concrete = [_prepare(s.subs(ints)) for s in sides]
+        concrete = [_prepare(expand_finite_sums(s.subs(ints))) for s in sides]
         indexed = sorted(set().union(*(s.atoms(sp.Indexed) for s in concrete)), key=str)
         dummies = {x: sp.Dummy(str(x)) for x in indexed}
         concrete = [s.xreplace(dummies) for s in concrete]
@@ -387,7 +395,8 @@ def _numeric_evidence(
         if time.monotonic() >= deadline:
             evidence.notes.append("numeric stage stopped by the time budget")
             break
-        ints = domain.draw_integers(ints_needed, rng)
+        # Small sizes first (written-out sums grow with their product), larger ones later.
+        ints = domain.draw_integers(ints_needed, rng, span=INT_SPAN_START + 2 * g)
         tester = _PointTester(claim, domain, ints, rng)
         if tester.functions:
             shown = ", ".join(f"{f} -> {lam}" for f, lam in tester.functions.items())
@@ -494,9 +503,23 @@ def _prove_zero(
 ) -> str | None:
     """Name of the method that shows every difference is zero, or None."""
     raw = list(diffs)
-    diffs = [_prepare(d) for d in diffs]
-    assumed = _assumption_dummies(diffs, domain)
-    base = [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in diffs]
+    memo: dict[str, list[Any]] = {}
+
+    # Prepared lazily, inside a strategy's budget: doit() itself can be slow
+    # (a sum over a symbolic range tries closed forms).
+    def prepared() -> list[Any]:
+        if "prepared" not in memo:
+            memo["prepared"] = [_prepare(d) for d in raw]
+        return memo["prepared"]
+
+    def base() -> list[Any]:
+        if "base" not in memo:
+            assumed = _assumption_dummies(prepared(), domain)
+            memo["base"] = [
+                d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in prepared()
+            ]
+        return memo["base"]
+
     strategies: list[tuple[str, Callable[[], list[Any]], _ZeroTest]] = []
     if has_index_sums(raw):
         # Before doit() turns the sums into Piecewise: see derivations.sums.
@@ -504,28 +527,28 @@ def _prove_zero(
             ("sums over index ranges", lambda: raw, lambda e: index_sums_vanish(e, domain))
         )
     strategies += [
-        ("rational normal form", lambda: base, _zero_by_rational_form),
-        ("normal form", lambda: base, _zero_by_normal_form),
+        ("rational normal form", base, _zero_by_rational_form),
+        ("normal form", base, _zero_by_normal_form),
     ]
-    cases = domain.finite_cases(x for d in diffs if isinstance(d, sp.Basic) for x in d.free_symbols)
+    cases = domain.finite_cases(x for d in raw if isinstance(d, sp.Basic) for x in d.free_symbols)
     if cases and _case_count(cases) <= 64:
         names = ", ".join(f"{x} in {{{', '.join(map(str, v))}}}" for x, v in cases.items())
         strategies.append(
-            (f"cases {names}: normal form", lambda: _by_cases(diffs, cases), _zero_by_normal_form)
+            (f"cases {names}: normal form", lambda: _by_cases(raw, cases), _zero_by_normal_form)
         )
-    reparam = _reparametrizations(diffs, domain)
+    reparam = _reparametrizations(raw, domain)
     if reparam:
         names = ", ".join(f"{x} in {domain.sets[x]}" for x in reparam)
         strategies.append(
             (
                 f"normal form on {names} reparametrized",
-                lambda: [d.xreplace(reparam) for d in diffs],
+                lambda: [d.xreplace(reparam) for d in prepared()],
                 _zero_by_normal_form,
             )
         )
-    strategies.append(("simplify", lambda: base, _zero_by_simplify))
+    strategies.append(("simplify", base, _zero_by_simplify))
     if cases and _case_count(cases) <= 64:
-        strategies.append(("cases: simplify", lambda: _by_cases(diffs, cases), _zero_by_simplify))
+        strategies.append(("cases: simplify", lambda: _by_cases(raw, cases), _zero_by_simplify))
     for name, exprs, is_zero in strategies:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -613,14 +636,15 @@ def _prove_relation(claim: _Claim, domain: Domain, deadline: float, notes: list[
                 subs = _reparametrizations([diff], domain)
                 return bool(subs) and _sign_shown(diff.xreplace(subs), strict)
 
-            attempts.append(("sign of the normal form", by_sign))
             if has_index_sums([d]):
+                # First: doit() on a sum over a symbolic range is slow and gives Piecewise.
                 attempts.append(
                     (
                         "sign over index ranges",
                         lambda: index_sign_shown(d, domain, strict=strict),
                     )
                 )
+            attempts.append(("sign of the normal form", by_sign))
             attempts.append(
                 (
                     "sign of the normal form, intervals reparametrized (open interior)",

@@ -9,7 +9,8 @@ ranges, until what is left can be compared by the rational normal form:
 1. derivatives are carried out, sums left standing
    (d/dz_j sum_k f(z_k) = sum_k f'(z_k) delta_{kj});
 2. logarithms of products of positive factors are split (a sum of positive
-   terms is positive), exponentials of sums are split;
+   terms is positive), the log of a product over k becomes a sum over k,
+   exponentials of sums are split, b^x = e^{x log b} for b > 0;
 3. linearity: sum_k (a_k + b_k) = sum_k a_k + sum_k b_k, and a factor that does
    not depend on k is pulled out of the sum;
 4. a sum of a delta: sum_{k=lo}^{hi} f(k) delta_{kj} = f(j) when j is known to
@@ -43,6 +44,7 @@ from derivations.functions import expand_primitives
 from derivations.sampling import Domain, Simplex
 
 __all__ = [
+    "expand_finite_sums",
     "has_index_sums",
     "index_normal_form",
     "index_sign_shown",
@@ -59,6 +61,46 @@ MAX_DELTA_SPLITS = 3
 def has_index_sums(exprs: Any) -> bool:
     """True if any expression holds a Sum or a KroneckerDelta (the rules apply)."""
     return any(isinstance(e, sp.Basic) and e.has(sp.Sum, sp.KroneckerDelta) for e in exprs)
+
+
+def _is_concrete(limits: Any) -> bool:
+    return all(lo.is_Integer and hi.is_Integer for _, lo, hi in limits)
+
+
+def _written_out(node: sp.Expr) -> sp.Expr:
+    """A Sum or Product with integer limits, as the explicit Add or Mul of its terms."""
+    combine = sp.Add if isinstance(node, sp.Sum) else sp.Mul
+    out = node.function
+    for k, lo, hi in node.limits:  # innermost first
+        if hi < lo:
+            return node.doit()  # an empty or reversed range: SymPy's convention
+        rebinds = any(k in (x for x, *_ in inner.limits) for inner in _bound_scopes(out))
+        values = range(int(lo), int(hi) + 1)
+        # xreplace is much faster; subs where an inner sum binds the same name.
+        terms = [out.subs(k, v) if rebinds else out.xreplace({k: v}) for v in values]
+        out = combine(*terms)
+    return out
+
+
+def _bound_scopes(e: sp.Basic) -> list[Any]:
+    return list(e.atoms(sp.Sum, sp.Product))
+
+
+def expand_finite_sums(e: Any) -> Any:
+    """Every Sum and Product with integer limits written out term by term.
+
+    For the numeric stage, once the sizes are drawn: much faster than
+    ``doit``, which tries closed forms before it adds K terms.
+    """
+    if not isinstance(e, sp.Basic):
+        return e
+    while True:
+        done = e.replace(
+            lambda n: isinstance(n, (sp.Sum, sp.Product)) and _is_concrete(n.limits), _written_out
+        )
+        if done == e:
+            return done
+        e = done
 
 
 # ----- facts about ranges ------------------------------------------------------------------
@@ -107,7 +149,11 @@ def _positive(e: sp.Expr, ranges: Ranges) -> bool:
     if e.is_positive:
         return True
     if isinstance(e, (sp.Add, sp.Mul)):
-        return all(_positive(a, ranges) for a in e.args)
+        if all(_positive(a, ranges) for a in e.args):
+            return True
+        # Over a common denominator: 1 - t/(1 + t) is 1/(1 + t).
+        common = sp.factor_terms(sp.together(e)) if isinstance(e, sp.Add) else e
+        return not isinstance(common, sp.Add) and common != e and _positive(common, ranges)
     if isinstance(e, sp.Pow):
         return _positive(e.base, ranges) and bool(e.exp.is_real)
     if isinstance(e, sp.exp):
@@ -135,9 +181,37 @@ def _expand_logs_and_exps(e: sp.Expr, ranges: Ranges) -> sp.Expr:
             return out if out is not None else node
         if isinstance(node, sp.exp) and isinstance(node.args[0], sp.Add):
             return sp.Mul(*[sp.exp(a) for a in node.args[0].args])
+        if (
+            isinstance(node, sp.Pow)
+            and not node.exp.is_Number
+            and node.exp.is_real
+            and _positive(node.base, ranges)
+            and not isinstance(node.base, sp.Sum)
+        ):
+            return sp.exp(node.exp * sp.log(node.base))  # b^x = e^{x log b}, b > 0
         return node
 
-    return e.replace(lambda n: isinstance(n, (sp.log, sp.exp)), split)
+    return e.replace(lambda n: isinstance(n, (sp.log, sp.exp, sp.Pow)), split)
+
+
+def _log_of_products(e: sp.Expr, ranges: Ranges) -> sp.Expr:
+    """log prod_k f(k) = sum_k log f(k) when every factor is positive."""
+
+    def to_sum(node: sp.log) -> sp.Expr:
+        arg = node.args[0]
+        if isinstance(arg, sp.Product):
+            scope = {**ranges, **{k: (lo, hi) for k, lo, hi in arg.limits}}
+            if _positive(arg.function, scope):
+                return sp.Sum(_log_of_products(sp.log(arg.function), scope), *arg.limits)
+        return node
+
+    return e.replace(lambda n: isinstance(n, sp.log) and n.args[0].has(sp.Product), to_sum)
+
+
+def _expand(e: sp.Expr) -> sp.Expr:
+    """Products multiplied out; exponentials left to rule 2 (SymPy would turn e^{sum} into
+    a product, and the same sum would then show in two forms)."""
+    return sp.expand(e, power_exp=False)
 
 
 # ----- the rules on one sum ------------------------------------------------------------------
@@ -178,7 +252,7 @@ def _sum_of_term(
             other = b if a == k else a if b == k else None
             if other is not None and k not in other.free_symbols and within(other, lo, hi, ranges):
                 rest = sp.Mul(*(inside[:n] + inside[n + 1 :]))
-                return outside * rest.xreplace({k: other})
+                return outside * rest.subs(k, other)  # subs: bound indices stay bound
     dep = sp.Mul(*inside)
     known = _hypothesis(dep, k, lo, hi, simplices)
     if known is not None:
@@ -194,7 +268,7 @@ def _rewrite(e: sp.Expr, ranges: Ranges, simplices: Mapping[Any, Simplex]) -> sp
         body = _rewrite(e.function, {**ranges, **{x: (a, b) for x, a, b in limits}}, simplices)
         for n, (k, lo, hi) in enumerate(limits):
             scope = {**ranges, **{x: (a, b) for x, a, b in limits[n:]}}
-            body = sp.expand(_expand_logs_and_exps(body, scope))
+            body = _expand(_expand_logs_and_exps(body, scope))
             body = sp.Add(
                 *[_sum_of_term(t, k, lo, hi, scope, simplices) for t in sp.Add.make_args(body)]
             )
@@ -212,33 +286,70 @@ def _carry_out_derivatives(e: sp.Expr) -> sp.Expr:
     return e.replace(lambda n: isinstance(n, sp.Derivative), lambda n: n.doit(deep=False))
 
 
-def _canonical(s: sp.Sum, depth: int = 0) -> sp.Sum:
-    """The same sum with its indices renamed by nesting depth, so equal sums compare equal."""
-    names = {
-        k: sp.Symbol(f"_sum_index_{depth}_{n}", integer=True)
-        for n, (k, _, _) in enumerate(s.limits)
-    }
-    body = s.function.replace(
-        lambda x: isinstance(x, sp.Sum), lambda x: _canonical(x, depth + 1)
-    ).xreplace(names)
-    limits = [(names[k], lo.xreplace(names), hi.xreplace(names)) for k, lo, hi in s.limits]
-    return sp.Sum(body, *limits)
+def _canonical(s: sp.Sum) -> sp.Sum:
+    """The same sum with its indices renamed in order of appearance, so equal sums compare equal.
+
+    Names are fresh for every index (outer ones renamed first, with ``subs``,
+    which leaves an inner index of the same name bound), so no renaming can
+    capture a variable.
+    """
+    counter = iter(range(10**6))
+
+    def walk(e: sp.Basic) -> sp.Basic:
+        if isinstance(e, sp.Sum):
+            body, limits = e.function, []
+            for k, lo, hi in e.limits:
+                new = sp.Symbol(f"_sum_index_{next(counter)}", integer=True)
+                body = body.subs(k, new)
+                limits = [(x, a.subs(k, new), b.subs(k, new)) for x, a, b in limits]
+                limits.append((new, lo, hi))
+            return sp.Sum(walk(body), *limits)
+        if not e.args:
+            return e
+        return e.func(*[walk(a) for a in e.args])
+
+    return walk(s)  # type: ignore[return-value]
+
+
+def _facts(s: sp.Sum, ranges: Ranges) -> dict[str, bool]:
+    """What is known of a sum's value: positive, nonnegative or real.
+
+    Inner sums of its terms stand in as fresh symbols with their own facts
+    while the terms are asked (a fact true for every such value is true).
+    """
+    if _positive(s, ranges):
+        return {"positive": True}
+    scope = {**ranges, **{k: (lo, hi) for k, lo, hi in s.limits}}
+    body = _outermost_sums(s.function, lambda inner: sp.Dummy(**_facts(inner, scope)))
+    if body.is_nonnegative:
+        return {"nonnegative": True}
+    return {"real": True} if body.is_real else {}
+
+
+def _outermost_sums(e: sp.Basic, fn: Any) -> sp.Basic:
+    """``e`` with each sum that is not inside another sum replaced by ``fn(sum)``."""
+    if isinstance(e, sp.Sum):
+        return fn(e)
+    if not e.args or not e.has(sp.Sum):
+        return e
+    return e.func(*[_outermost_sums(a, fn) for a in e.args])
 
 
 def _atomize(e: sp.Expr, ranges: Ranges) -> sp.Expr:
-    """Each outermost remaining sum replaced by one Dummy per distinct (canonical) sum."""
+    """Each outermost sum replaced by one Dummy per distinct (canonical) sum.
+
+    Only outermost sums: an inner sum may depend on the index of the sum
+    around it, and is part of that sum's canonical form instead.
+    """
     atoms: dict[sp.Basic, sp.Dummy] = {}
 
     def atom(s: sp.Sum) -> sp.Dummy:
         key = _canonical(s)
         if key not in atoms:
-            facts = {"positive": True} if _positive(s, ranges) else {}
-            if not facts and s.function.is_real:
-                facts = {"real": True}
-            atoms[key] = sp.Dummy("S", **facts)
+            atoms[key] = sp.Dummy("S", **_facts(s, ranges))
         return atoms[key]
 
-    return e.replace(lambda n: isinstance(n, sp.Sum), atom)
+    return _outermost_sums(e, atom)
 
 
 def _delta_cases(e: sp.Expr, splits: int = MAX_DELTA_SPLITS) -> Iterator[sp.Expr]:
@@ -252,15 +363,42 @@ def _delta_cases(e: sp.Expr, splits: int = MAX_DELTA_SPLITS) -> Iterator[sp.Expr
     a, b = deltas[0].args
     pick, keep = (b, a) if isinstance(b, sp.Symbol) else (a, b)
     if isinstance(pick, sp.Symbol):
-        yield from _delta_cases(e.xreplace({pick: keep}), splits - 1)
+        yield from _delta_cases(e.subs(pick, keep), splits - 1)
     yield from _delta_cases(e.xreplace({deltas[0]: sp.S.Zero}), splits - 1)
 
 
 def index_normal_form(e: sp.Expr, domain: Domain) -> sp.Expr:
     """``e`` with derivatives carried out and rules 2-6 applied (sums still standing)."""
     ranges = dict(domain.int_ranges)
-    e = _carry_out_derivatives(expand_primitives(e))
-    return _rewrite(e, ranges, domain.simplex_bases)
+    e = _carry_out_derivatives(expand_primitives(_shown_as_computed(e)))
+    e = _open_intervals_reparametrized(e, domain)
+    return _rewrite(_log_of_products(e, ranges), ranges, domain.simplex_bases)
+
+
+def _open_intervals_reparametrized(e: sp.Expr, domain: Domain) -> sp.Expr:
+    """Entries x[i] of a base on an open interval (a, b) written as (a + b t_i) / (1 + t_i).
+
+    An exact change of variables (t_i > 0 ranges over all of (a, b)), the one
+    the verifier uses for symbols; it makes x[i] - a and b - x[i] visibly
+    positive, so logs of (1 - p_i) split for a probability p_i in (0, 1).
+    """
+    for base, s in domain.base_sets.items():
+        if not (isinstance(s, sp.Interval) and s.left_open and s.right_open):
+            continue
+        a, b = s.inf, s.sup
+        if not (a.is_finite and b.is_finite) or not e.has(base):
+            continue
+        t = sp.IndexedBase(sp.Dummy(f"t_{base.label}"), positive=True)
+        e = e.replace(
+            lambda n, base=base: isinstance(n, sp.Indexed) and n.base == base,
+            lambda n, a=a, b=b, t=t: (a + b * t[n.indices]) / (1 + t[n.indices]),
+        )
+    return e
+
+
+def _shown_as_computed(e: sp.Expr) -> sp.Expr:
+    """Factors kept apart for display (derivations.notation.shown_product) multiplied out."""
+    return e.replace(lambda n: isinstance(n, sp.UnevaluatedExpr), lambda n: n.args[0])
 
 
 # An expression the rules were not written for (deep nesting, unusual objects) is left
@@ -281,10 +419,48 @@ def _vanish(e: sp.Expr, domain: Domain) -> bool:
     reduced = index_normal_form(e, domain)
     for case in _delta_cases(reduced):
         case = _rewrite(case, ranges, domain.simplex_bases)  # a substitution may enable a rule
-        flat = _atomize(case, ranges)
-        if sp.cancel(sp.together(sp.expand(flat))) != 0:
+        flat = _atomize(_combined(case), ranges)
+        if sp.cancel(sp.together(_expand(flat))) != 0:
             return False
     return True
+
+
+def _combined(e: sp.Expr) -> sp.Expr:
+    """Rule 10: sums over the same range gathered into one, its summand in normal form.
+
+    Terms c * sum_k f(k), with c free of k, over the same limits become
+    sum_k (c_1 f_1(k) + c_2 f_2(k) + ...); inside it, for a fixed k, inner
+    sums are atoms (rule 9) and the summand goes to cancel(together(...)).
+    So the same sum written two ways (the derivative of a loss, and the
+    residual times the feature) cancels although no rule splits it evenly.
+    """
+    rest: list[sp.Expr] = []
+    groups: dict[tuple[Any, ...], list[sp.Expr]] = {}
+    for term in sp.Add.make_args(_expand(e)):
+        sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+        bound = {k for s in sums for k, _, _ in s.limits}
+        if len(sums) != 1 or (term / sums[0]).free_symbols & bound:
+            rest.append(term)
+            continue
+        (s,) = sums
+        groups.setdefault(tuple(s.limits), []).append(term / s * s.function)
+    out = [sp.Add(*rest)]
+    for limits, parts in groups.items():
+        normal = _summand_normal_form(sp.Add(*parts))
+        out.append(sp.Sum(normal, *limits) if normal != 0 else sp.S.Zero)
+    return sp.Add(*out)
+
+
+def _summand_normal_form(f: sp.Expr) -> sp.Expr:
+    """cancel(together(...)) of one summand, its inner sums held as atoms (rule 9)."""
+    atoms: dict[sp.Basic, sp.Dummy] = {}
+
+    def atom(inner: sp.Sum) -> sp.Dummy:
+        return atoms.setdefault(inner, sp.Dummy("S"))
+
+    flat = f.replace(lambda n: isinstance(n, sp.Sum), atom)
+    normal = sp.cancel(sp.together(_expand(flat)))
+    return normal.xreplace({d: inner for inner, d in atoms.items()})
 
 
 def _peel(e: sp.Expr, ranges: Ranges) -> sp.Expr:
@@ -305,7 +481,7 @@ def _peel(e: sp.Expr, ranges: Ranges) -> sp.Expr:
             if within(i, lo, hi, ranges):
                 many = _nonnegative(hi - lo - 1, ranges)
                 rest = sp.Dummy("R", positive=True) if many else sp.Dummy("R", nonnegative=True)
-                return s.function.xreplace({k: i}) + rest
+                return s.function.subs(k, i) + rest
         return s
 
     return e.replace(lambda n: isinstance(n, sp.Sum) and len(n.limits) == 1, peel)
@@ -321,11 +497,19 @@ def index_sign_shown(e: sp.Expr, domain: Domain, *, strict: bool) -> bool:
 
 def _sign_shown(e: sp.Expr, domain: Domain, strict: bool) -> bool:
     ranges = dict(domain.int_ranges)
-    reduced = index_normal_form(e, domain)
-    for case in _delta_cases(reduced):
-        case = _rewrite(case, ranges, domain.simplex_bases)
+    # Sums as written first (a sum of squares keeps its sign), then rewritten by the rules.
+    as_written = _carry_out_derivatives(expand_primitives(e))
+    if _each_case_signed(as_written, ranges, strict, rewrite=None):
+        return True
+    return _each_case_signed(index_normal_form(e, domain), ranges, strict, rewrite=domain)
+
+
+def _each_case_signed(e: sp.Expr, ranges: Ranges, strict: bool, rewrite: Domain | None) -> bool:
+    for case in _delta_cases(e):
+        if rewrite is not None:
+            case = _rewrite(case, ranges, rewrite.simplex_bases)
         flat = _atomize(_peel(case, ranges), ranges)
-        for form in (flat, sp.factor(sp.cancel(sp.together(sp.expand(flat))))):
+        for form in (flat, sp.factor(sp.cancel(sp.together(_expand(flat))))):
             verdict = form.is_positive if strict else form.is_nonnegative
             if verdict:
                 break
