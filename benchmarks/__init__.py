@@ -1,1 +1,53 @@
-"""Speed and accuracy comparisons; ``make bench`` runs ``python -m benchmarks``."""
+"""Speed and accuracy comparisons; ``make bench`` runs ``python -m benchmarks``.
+
+Each benchmark prints its own table and :func:`record` s its headline
+figures; ``python -m benchmarks`` ends with all of them in one Markdown table
+(the one the README shows).  Ratios are ours / the reference, measured in the
+same run, medians of repetitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RESULTS", "Result", "record", "summary_markdown"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """A headline figure: ``value`` in ``unit`` ("x" a ratio, "s" seconds), ``bar`` its limit."""
+
+    benchmark: str
+    measure: str
+    value: float
+    bar: float | None = None
+    unit: str = "x"
+
+    @property
+    def ok(self) -> bool:
+        return self.bar is None or self.value <= self.bar
+
+
+RESULTS: list[Result] = []
+
+
+def record(benchmark: str, measure: str, value: float, bar: float | None, unit: str = "x") -> None:
+    """Keep a figure for the summary table."""
+    RESULTS.append(Result(benchmark, measure, value, bar, unit))
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:.2f} {unit}" if unit != "x" else f"{value:.2f}x"
+
+
+def summary_markdown(results: list[Result] | None = None) -> str:
+    """The recorded figures as a Markdown table."""
+    rows = RESULTS if results is None else results
+    lines = ["| benchmark | measure | value | bar | |", "|---|---|---:|---:|---|"]
+    for r in rows:
+        bar = "" if r.bar is None else "<= " + _fmt(r.bar, r.unit)
+        lines.append(
+            f"| {r.benchmark} | {r.measure} | {_fmt(r.value, r.unit)} | {bar} |"
+            f" {'ok' if r.ok else 'MISSED'} |"
+        )
+    return "\n".join(lines)

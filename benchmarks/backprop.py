@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 import numeric
+from benchmarks import record
 
 SIZES = (784, 256, 256, 10)
 BATCH = 4096
@@ -120,10 +121,22 @@ def run() -> bool:
         ours, theirs = time_ratio(torch, hidden, loss)
         ratio_mem, peak = peak_memory_ratio(hidden, loss)
         ok &= ratio_mem <= MEMORY_BAR
+        record(
+            f"mlp_loss_and_grads {shape}, {hidden}/{loss}",
+            "peak memory / activations kept",
+            ratio_mem,
+            MEMORY_BAR,
+        )
         line = f"  {hidden:>7} + {loss:<13}: ours {ours * 1e3:7.1f} ms"
         if theirs is not None:
             ratio = ours / theirs
             ok &= ratio <= TIME_BAR
+            record(
+                f"mlp_loss_and_grads {shape}, {hidden}/{loss}",
+                "time / torch autograd",
+                ratio,
+                TIME_BAR,
+            )
             line += f", torch {theirs * 1e3:7.1f} ms, ratio {ratio:.2f} (bar {TIME_BAR:g})"
         else:
             line += ", torch not installed: no comparison"

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 import numeric
+from benchmarks import record
 
 REPEATS = 5
 BAR = 3.0
@@ -147,6 +148,7 @@ def run() -> bool:
     if theirs is not None:
         ratio = ours / theirs
         ok = ratio <= BAR
+        record("gradcheck, 1000 inputs", "time / torch gradcheck (slow mode)", ratio, BAR)
         print(f"  torch.autograd.gradcheck, slow mode: {theirs * 1e3:8.1f} ms")
         print(f"  ratio ours / torch: {ratio:.2f} (bar {BAR:g}, median of {REPEATS})")
     else:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 import numeric
+from benchmarks import record
 
 N, D = 1_000_000, 64
 REPEATS = 7
@@ -87,6 +88,9 @@ def speed() -> bool:
     ratio = med["ours"] / med["two products"]
     ok = ratio <= BAR_PRODUCTS
     print(f"  ours / two products: {ratio:.2f} (bar {BAR_PRODUCTS})")
+    record(
+        "logistic_regression_grad N=1e6 d=64", "time / two mat-vec products", ratio, BAR_PRODUCTS
+    )
     if torch is not None:
         ratio_t = med["ours"] / med["pytorch autograd"]
         ok &= ratio_t <= BAR_TORCH
@@ -125,6 +129,9 @@ def accuracy() -> bool:
                     worst = max(worst, _ulps(gi, exact))
             ok &= worst <= MAX_ULP
             print(f"  {fn.__name__:<22} y = {label}: worst {worst:.2f} ulp (bar {MAX_ULP:.0f})")
+            record(
+                f"{fn.__name__}, y = {label}", "worst ulp, z in [-745, 745]", worst, MAX_ULP, "ulp"
+            )
     torch = _torch()
     if torch is not None:
         zt = torch.tensor([40.0], dtype=torch.float64, requires_grad=True)

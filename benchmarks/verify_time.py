@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from benchmarks import record
+
 REPEATS = 3
 BAR_S = 10.0
 
@@ -31,4 +33,5 @@ def run() -> bool:
     print("verigrad verify, everything registered")
     print(f"  {summary}")
     print(f"  wall time, median of {REPEATS}: {median:.2f} s (bar {BAR_S:.0f} s)")
+    record("verigrad verify (everything)", "wall time", median, BAR_S, "s")
     return median < BAR_S

@@ -310,8 +310,8 @@ def _summary_table(reports: Sequence[DerivationReport]) -> str:
 
 
 def to_book_latex(derivation: Derivation, report: DerivationReport | None = None) -> str:
-    """A derivation for the book: each step a display scaled to fit the line, its
-    justification and status mark right-aligned beneath it."""
+    """A derivation for the book: a step per line, the formula on the left (scaled
+    down if wider than its column), its justification and status mark on the right."""
     quantity = sp.latex(derivation.quantity)
     parts = []
     for i, (step, verdict) in enumerate(
@@ -319,13 +319,14 @@ def to_book_latex(derivation: Derivation, report: DerivationReport | None = None
     ):
         left = quantity if i == 0 else r"\phantom{=}"
         sign = _rel_sign(derivation, step.relation, plain=False)
-        mark = rf"\quad ${MARK_LATEX[verdict.status]}$" if verdict is not None else ""
-        parts.append(rf"\[ \fitline{{{left} {sign} {sp.latex(step.expr)}}} \]")
+        mark = rf"\enspace${MARK_LATEX[verdict.status]}$" if verdict is not None else ""
         parts.append(
-            r"\vspace{-2ex}\begin{flushright}\small "
+            r"\noindent\begin{minipage}[c]{0.64\linewidth}"
+            rf"\fitline{{{left} {sign} {sp.latex(step.expr)}}}\end{{minipage}}\hfill"
+            r"\begin{minipage}[c]{0.34\linewidth}\raggedleft\small "
             + prose_latex(step.why)
             + mark
-            + r"\end{flushright}"
+            + r"\end{minipage}\par\medskip"
         )
     return "\n".join(parts)
 
@@ -338,7 +339,7 @@ def _book_intro(reports: Sequence[DerivationReport] | None) -> list[str]:
     if reports:
         out.append(_summary_table(list(reports)))
     out.append(
-        r"Each line follows from the one before it for the reason given beneath it; the mark"
+        r"Each line follows from the one before it for the reason given at its right; the mark"
         r" after the reason is the verifier's verdict: $\checkmark$ proved symbolically,"
         r" $\approx$ no proof within the time budget but equal at every random point tried at"
         r" 60 digits, $\boldsymbol{\times}$ refuted by a counterexample. Formulas wider than"

@@ -217,11 +217,19 @@ def _ridders_column(f: _Counted, x: Array, v: Array, h0: float) -> tuple[Array, 
     with the smallest estimate is kept, per output.
     """
 
+    roundings: list[Array] = []
+
     def central(h: float) -> tuple[Array, Array]:
         up, down = f(_direction(x, v, h)).ravel(), f(_direction(x, v, -h)).ravel()
-        return (up - down) / (2 * h), f.eps * (np.abs(up) + np.abs(down)) / (2 * h)
+        rounding = f.eps * (np.abs(up) + np.abs(down)) / (2 * h)
+        roundings.append(rounding)
+        return (up - down) / (2 * h), rounding
 
     col, err = _tableau(central, h0, _RIDDERS_SHRINK, 2)
+    # The rounding seen at the first, largest step bounds every answer's error from
+    # below: a restart at a smaller step sees smaller values of f where f(x) = 0,
+    # but not less noise from the cancellations inside f.
+    floor = 3 * roundings[0]
     for restart in (1e-2, 1e-4):
         good = err <= _RIDDERS_GOOD * (np.abs(col) + np.sqrt(np.mean(col**2)))
         if np.all(good):
@@ -229,7 +237,7 @@ def _ridders_column(f: _Counted, x: Array, v: Array, h0: float) -> tuple[Array, 
         again, again_err = _tableau(central, h0 * restart, _RIDDERS_SHRINK, 2)
         better = again_err < err
         col, err = np.where(better, again, col), np.where(better, again_err, err)
-    return col, err + f.eps * np.abs(col)
+    return col, np.maximum(err, floor) + f.eps * np.abs(col)
 
 
 def _one_sided(

@@ -230,3 +230,22 @@ def test_argument_errors() -> None:
         numeric.gradcheck(f, lambda xx: (grad(xx), 0.0), x)
     with pytest.raises(TypeError, match="x must be"):
         numeric.gradcheck(f, grad, np.array(["a"]))
+
+
+def _cancelling_square(x: np.ndarray) -> np.ndarray:
+    """f(b) = sum (sigmoid(b) - 1/2)^2: zero with a zero gradient at b = 0, and
+    sigmoid(b) - 1/2 cancels, so f's rounding is not proportional to f."""
+    return np.sum((numeric.sigmoid(x) - 0.5) ** 2)
+
+
+def test_a_zero_gradient_is_not_failed_on_the_rounding_inside_f() -> None:
+    x = np.zeros(2)
+    report = numeric.gradcheck(_cancelling_square, np.zeros(2), x, method="ridders")
+    assert report.ok, report
+
+
+def test_a_small_error_beside_a_zero_gradient_is_still_caught() -> None:
+    # The rounding floor is ~eps f(x + h0) / h0 ~ 1e-18 here: 1e-12 is far above it.
+    x = np.zeros(2)
+    report = numeric.gradcheck(_cancelling_square, np.array([0.0, 1e-12]), x, method="ridders")
+    assert not report.ok
