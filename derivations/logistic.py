@@ -590,4 +590,5 @@ def convexity_any_size() -> Derivation:
         # sums cheap); the sign is proved for every N and d.
         domain={Y: SOFT, N: (1, 2), d: (1, 2)},
         points=8,
+        budget_s=3.0,
     )

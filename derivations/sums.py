@@ -393,6 +393,16 @@ def _open_intervals_reparametrized(e: sp.Expr, domain: Domain) -> sp.Expr:
             lambda n, base=base: isinstance(n, sp.Indexed) and n.base == base,
             lambda n, a=a, b=b, t=t: (a + b * t[n.indices]) / (1 + t[n.indices]),
         )
+        # Bases of powers and arguments of logs over a common denominator, so that their
+        # sign shows: 1 - t/(1 + t) becomes 1/(1 + t).
+        e = e.replace(
+            lambda n, t=t: isinstance(n, sp.Pow) and isinstance(n.base, sp.Add) and n.base.has(t),
+            lambda n: sp.together(n.base) ** n.exp,
+        )
+        e = e.replace(
+            lambda n, t=t: isinstance(n, sp.log) and isinstance(n.args[0], sp.Add) and n.has(t),
+            lambda n: sp.log(sp.together(n.args[0])),
+        )
     return e
 
 
