@@ -220,7 +220,7 @@ def _measure_bce_with_logits() -> AccuracyRow | None:
                 got = fn(np.array([x]), np.array([label]))
             errors.append(ulps(float(np.ravel(got)[0]), want))
     return AccuracyRow(
-        "numeric.losses.bce_with_logits",
+        "numeric.bce_with_logits",
         "hard labels, z in [-745, 745]",
         len(errors),
         max(errors),

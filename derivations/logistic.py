@@ -339,7 +339,7 @@ def batch_gradient_matrix_form() -> Derivation:
 
     Rows of $X$ are samples.  The sum over samples of $(\hat{y}_i - y_i) x_i$
     is $X^T$ times the residual vector; $\nabla_b L$ is the mean residual.
-    This is what numeric.logistic_regression_grad computes.
+    This is what the implementation computes.
     """
     loss = mean_loss(NB, DB)
     residual = (XM * WM + b * sp.ones(NB, 1)).applyfunc(sigmoid) - YM
@@ -375,7 +375,7 @@ def stable_bce() -> Derivation:
 
     Also $(1 - y)\,\mathrm{softplus}(z) + y\,\mathrm{softplus}(-z)$.
 
-    numeric.bce_with_logits computes $\max(z, 0) - y z + \log(1 + e^{-|z|})$:
+    The implementation computes $\max(z, 0) - y z + \log(1 + e^{-|z|})$:
     no exponential overflows, and for a hard label the first two terms are
     exact ($z - z = 0$ for $y = 1$, $z > 0$), so $y = 1$, $z = 40$ gives
     $\log(1 + e^{-40}) \approx 4.2 \cdot 10^{-18}$, not 0.  Soft labels $y \in [0, 1]$.
@@ -406,7 +406,7 @@ def stable_bce_gradient() -> Derivation:
     r"""Its gradient without cancellation: $\sigma(z) - y = (1 - y)\,\sigma(z) - y\,\sigma(-z)$
 
     For $y = 1$ and $z > 37$, $\sigma(z) - 1$ rounds to 0; $-\sigma(-z)$
-    keeps full relative accuracy.  numeric.bce_with_logits_grad computes the
+    keeps full relative accuracy.  The implementation computes the
     right-hand side.
     """
     return Derivation(
