@@ -29,6 +29,7 @@ import sympy as sp
 
 from derivations.core import Verdict, check_equal
 from derivations.functions import sigmoid
+from derivations.parallel import run_parallel
 from derivations.sampling import Simplex
 
 __all__ = ["ClaimCheck", "Correction", "NoteClaim", "check_notes", "claims", "separation"]
@@ -227,11 +228,12 @@ def _deriving_bce() -> Iterator[NoteClaim]:
         domain={yhat: PROB, y: LABEL},
         reason="equals the two-case definition for y in {0, 1}",
     )
-    ys, ps = _vec("y", 4), _vec("\\hat{y}", 4)
-    terms = [ys[i] * sp.log(ps[i]) + (1 - ys[i]) * sp.log(1 - ps[i]) for i in range(4)]
+    n = 3
+    ys, ps = _vec("y", n), _vec("\\hat{y}", n)
+    terms = [ys[i] * sp.log(ps[i]) + (1 - ys[i]) * sp.log(1 - ps[i]) for i in range(n)]
     prob_domain: dict[Any, Any] = {p: PROB for p in ps} | {v: LABEL for v in ys}
     log_likelihood = sp.log(
-        sp.Mul(*[ps[i] ** ys[i] * (1 - ps[i]) ** (1 - ys[i]) for i in range(4)])
+        sp.Mul(*[ps[i] ** ys[i] * (1 - ps[i]) ** (1 - ys[i]) for i in range(n)])
     )
     yield NoteClaim(
         "log-likelihood-sum",
@@ -241,9 +243,8 @@ def _deriving_bce() -> Iterator[NoteClaim]:
         log_likelihood,
         sp.Add(*terms),
         domain=prob_domain,
-        reason="the log of the product is the sum of the logs (N = 4)",
+        reason="the log of the product is the sum of the logs (N = 3)",
     )
-    n = 4
     yield NoteClaim(
         "bce-log-likelihood-mean",
         BCE,
@@ -254,7 +255,7 @@ def _deriving_bce() -> Iterator[NoteClaim]:
         domain=prob_domain,
         reason=(
             "the log-likelihood just derived has no 1/N: minus it is N times the"
-            " mean BCE. The mean BCE is minus the log-likelihood divided by N (N = 4)"
+            " mean BCE. The mean BCE is minus the log-likelihood divided by N (N = 3)"
         ),
         correction=Correction(
             r"-\frac{1}{N} \log \mathcal{L}(\bar{w}) = -\frac{1}{N} \sum_{i=1}^N"
@@ -1145,27 +1146,40 @@ def check_claim_entry(claim: NoteClaim, *, budget_s: float = CLAIM_BUDGET_S) -> 
     return ClaimCheck(claim, verdict, corrected)
 
 
+def _check_by_id(task: tuple[str, float]) -> tuple[Verdict, Verdict | None]:
+    """In a worker: the verdicts on one claim and its correction."""
+    claim_id, budget_s = task
+    result = check_claim_entry(_by_id()[claim_id], budget_s=budget_s)
+    return result.verdict, result.correction
+
+
+@functools.cache
+def _by_id() -> dict[str, NoteClaim]:
+    return {c.id: c for c in claims()}
+
+
 def check_notes(
     ids: Sequence[str] | None = None,
     *,
     budget_s: float = CLAIM_BUDGET_S,
     on_done: Callable[[ClaimCheck], None] | None = None,
+    jobs: int | None = None,
 ) -> list[ClaimCheck]:
-    """Check the claims (all, or those named), calling ``on_done`` as each finishes."""
-    chosen = claims()
-    if ids is not None:
-        known = {c.id: c for c in chosen}
-        unknown = [i for i in ids if i not in known]
-        if unknown:
-            raise ValueError(f"no claim named {', '.join(unknown)}; see `verigrad notes`")
-        chosen = tuple(known[i] for i in ids)
-    results = []
-    for claim in chosen:
-        result = check_claim_entry(claim, budget_s=budget_s)
+    """Check the claims (all, or those named) on ``jobs`` cores (default: those
+    available), calling ``on_done`` as each finishes; results in the notes' order."""
+    known = _by_id()
+    chosen = list(known) if ids is None else list(ids)
+    unknown = [i for i in chosen if i not in known]
+    if unknown:
+        raise ValueError(f"no claim named {', '.join(unknown)}; see `verigrad notes`")
+
+    def finished(task: tuple[str, float], verdicts: tuple[Verdict, Verdict | None]) -> None:
         if on_done is not None:
-            on_done(result)
-        results.append(result)
-    return results
+            on_done(ClaimCheck(known[task[0]], *verdicts))
+
+    tasks = [(i, budget_s) for i in chosen]
+    outcomes = run_parallel(_check_by_id, tasks, jobs=jobs, on_result=finished)
+    return [ClaimCheck(known[i], *verdicts) for i, verdicts in zip(chosen, outcomes)]
 
 
 def separation(check: ClaimCheck, dps: int = SEPARATION_DPS) -> tuple[Any, Any]:

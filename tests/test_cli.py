@@ -119,3 +119,8 @@ def test_report_writes_the_book(tmp_path: Path, capsys: pytest.CaptureFixture[st
         log = (tmp_path / "derivations.log").read_text(errors="replace")
         assert "Overfull \\hbox" not in log, "a line of the book runs off the page"
         assert "Contents" in log or (tmp_path / "derivations.toc").read_text()
+
+
+def test_jobs_must_be_a_positive_whole_number(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "--jobs", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
