@@ -362,6 +362,8 @@ def batch_gradient_matrix_form() -> Derivation:
             ),
         ],
         domain={Y: SOFT},
+        points=POINTS,
+        budget_s=SIZED_BUDGET_S,
         implementation="numeric.logistic_regression_grad",
     )
 
@@ -547,6 +549,8 @@ def convexity() -> Derivation:
             Step(0, r"each term: $\sigma(z_i)\sigma(-z_i) > 0$ times a square", relation=">="),
         ],
         domain={Y: SOFT},
+        points=POINTS,
+        budget_s=SIZED_BUDGET_S,
     )
 
 

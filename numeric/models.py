@@ -121,28 +121,30 @@ def _residual(z: Array, y: Array) -> Array:
 
 
 def _residual_in_place(z: Array, y: Array) -> Array:
-    """(1 - y) sigma(z) - y sigma(-z) for real z, overwriting z; branch-free.
+    """(1 - y) sigma(z) - y sigma(-z) for real z, overwriting z; branch-free, two temporaries.
 
     With e = exp(-|z|): (1 + e) sigma(z) is 1 for z >= 0 and e for z < 0,
     which is max(e, [z >= 0]) exactly (e <= 1); (1 + e) sigma(-z) is
     max(e, [z < 0]).  Masked copies (``np.where``, ``copyto(where=)``) cost
     more than the exponential on random signs; ``maximum`` does not branch.
-    NaN propagates through ``maximum``.
+    Each N-sized temporary costs a fresh allocation, so z's buffer is reused
+    for e, then 1 + e, then 1 - y.  NaN propagates through ``maximum``.
     """
-    nonneg = (z >= 0).astype(z.dtype)
+    step = np.greater_equal(z, 0).view(np.uint8)  # [z >= 0]
     e = np.abs(z, out=z)
     np.negative(e, out=e)
     np.exp(e, out=e)
-    a = np.maximum(e, nonneg)  # (1 + e) sigma(z)
-    np.subtract(1, nonneg, out=nonneg)
-    c = np.maximum(e, nonneg, out=nonneg)  # (1 + e) sigma(-z)
-    one_minus_y = np.subtract(1, y, dtype=e.dtype)
-    r: Array = np.multiply(one_minus_y, a, out=a)
-    c *= y
-    r -= c
+    s_pos: Array = np.maximum(e, step)  # (1 + e) sigma(z)
+    np.subtract(1, step, out=step)  # [z < 0]
+    s_neg: Array = np.maximum(e, step)  # (1 + e) sigma(-z)
     e += 1
-    r /= e
-    return r
+    s_pos /= e  # sigma(z)
+    s_neg /= e  # sigma(-z)
+    one_minus_y = np.subtract(1, y, out=z)
+    s_pos *= one_minus_y
+    s_neg *= y
+    s_pos -= s_neg
+    return s_pos
 
 
 # ----- multilayer perceptron (notes: "Neural Networks", "Backpropagation") ---------------------
