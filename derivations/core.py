@@ -79,6 +79,9 @@ MAX_DPS_FACTOR = 8
 RESOLVED = 1e-20
 # Fewer agreeing points than this is no evidence.
 MIN_POINTS = 3
+# Integer ranges of the first group of points span at most this many values past their
+# start (K in 1..3); each later group two more.
+INT_SPAN_START = 2
 
 _RELATIONS: dict[type, str] = {
     sp.Equality: "==",
@@ -392,7 +395,8 @@ def _numeric_evidence(
         if time.monotonic() >= deadline:
             evidence.notes.append("numeric stage stopped by the time budget")
             break
-        ints = domain.draw_integers(ints_needed, rng)
+        # Small sizes first (written-out sums grow with their product), larger ones later.
+        ints = domain.draw_integers(ints_needed, rng, span=INT_SPAN_START + 2 * g)
         tester = _PointTester(claim, domain, ints, rng)
         if tester.functions:
             shown = ", ".join(f"{f} -> {lam}" for f, lam in tester.functions.items())

@@ -48,6 +48,12 @@ TOPICS: tuple[Topic, ...] = (
         "derivations.logistic",
         "Logistic Regression; Deriving BCE",
     ),
+    Topic(
+        "softmax",
+        "Softmax and multiclass cross-entropy",
+        "derivations.softmax",
+        "Logistic Regression; Large Language Models",
+    ),
 )
 
 Builder = Callable[[], Derivation]

@@ -234,8 +234,15 @@ class Domain:
 
     # ----- drawing points ---------------------------------------------------------------
 
-    def draw_integers(self, symbols: Iterable[sp.Symbol], rng: random.Random) -> dict[Any, int]:
-        """Values for integer symbols, bounds that name other symbols resolved first."""
+    def draw_integers(
+        self, symbols: Iterable[sp.Symbol], rng: random.Random, *, span: int | None = None
+    ) -> dict[Any, int]:
+        """Values for integer symbols, bounds that name other symbols resolved first.
+
+        ``span`` caps each range at lo + span (sizes kept small, so that sums
+        written out for them stay short); by default lo + 10.
+        """
+        cap = 2 * _SMALL_INT_SPAN if span is None else span
         pending = sorted(set(symbols), key=str)
         values: dict[Any, int] = {}
         for _ in range(len(pending) + 1):
@@ -250,7 +257,7 @@ class Domain:
                 lo, hi = lo_hi
                 if hi < lo:
                     raise DomainError(f"empty integer range for {x}: [{lo}, {hi}]")
-                hi = min(hi, lo + 2 * _SMALL_INT_SPAN)
+                hi = min(hi, lo + cap)
                 # The ends of a range are where index claims break (j = 0, K = 1): visit them.
                 ends = rng.random() < _INT_END_SHARE
                 values[x] = rng.choice((lo, hi)) if ends else rng.randint(lo, hi)

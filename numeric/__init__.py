@@ -32,13 +32,21 @@ from numeric.finite_diff import (
     jacobian,
     ridders,
 )
-from numeric.losses import bce, bce_with_logits, bce_with_logits_grad
+from numeric.losses import (
+    bce,
+    bce_with_logits,
+    bce_with_logits_grad,
+    cross_entropy,
+    cross_entropy_grad,
+)
 from numeric.models import (
     logistic_regression_grad,
     logistic_regression_loss,
     mlp_forward,
     mlp_loss,
     mlp_loss_and_grads,
+    softmax_regression_grad,
+    softmax_regression_loss,
 )
 
 __all__ = [
@@ -50,6 +58,8 @@ __all__ = [
     "bce_with_logits_grad",
     "central_difference",
     "complex_step",
+    "cross_entropy",
+    "cross_entropy_grad",
     "gradcheck",
     "jacobian",
     "log_sigmoid",
@@ -67,5 +77,7 @@ __all__ = [
     "sigmoid_grad",
     "softmax",
     "softmax_jacobian",
+    "softmax_regression_grad",
+    "softmax_regression_loss",
     "softplus",
 ]

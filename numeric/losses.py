@@ -1,6 +1,11 @@
-"""Losses and their gradients, written once in a stable form.
+"""Losses and their gradients, each written once in a stable form.
 
-Binary cross-entropy (notes, "Deriving BCE"):
+Each loss states its formula, the stable form it computes and the derivation
+that verifies it (``verigrad show NAME``).  Bad input raises ``ValueError``
+(or ``TypeError``) naming the argument and the shapes or values at fault.
+float32 in gives float32 out; NaN in gives NaN out.
+
+Binary cross-entropy (notes, "Deriving BCE"; derivations: logistic topic):
 
 * :func:`bce` on probabilities p, the notes' -(y log p + (1 - y) log(1 - p));
 * :func:`bce_with_logits` on the logit z, BCE(sigma(z), y), computed as
@@ -8,15 +13,15 @@ Binary cross-entropy (notes, "Deriving BCE"):
 * :func:`bce_with_logits_grad`, its derivative in z, sigma(z) - y, computed as
   (1 - y) sigma(z) - y sigma(-z) (derivation ``stable-bce-gradient``).
 
-Labels may be soft (y in [0, 1]); a label outside [0, 1], a probability
-outside [0, 1], or shapes that differ get a ``ValueError`` that names them.
-float32 in gives float32 out; NaN in gives NaN out.  The logit may be complex
-(for complex-step differentiation): branches are chosen by its real part and
-each branch is the same analytic function.
+Their labels may be soft (y in [0, 1]); a label outside [0, 1], a
+probability outside [0, 1], or shapes that differ get a ``ValueError`` that
+names them.  The logit may be complex (for complex-step differentiation):
+branches are chosen by its real part and each branch is the same analytic
+function.  Edge cases pinned by the tests: ``bce_with_logits(40, 1)`` is about
+4.2e-18 and ``bce_with_logits_grad(40, 1)`` about -4.2e-18 (PyTorch's gradient
+there is 0); ``bce_with_logits(-745, 0)`` is about 5e-324; ``bce(0, 0)`` is 0.
 
-Edge cases pinned by the tests: ``bce_with_logits(40, 1)`` is about 4.2e-18
-and ``bce_with_logits_grad(40, 1)`` about -4.2e-18 (PyTorch returns 0 for
-both); ``bce_with_logits(-745, 0)`` is about 5e-324; ``bce(0, 0)`` is 0.
+Multiclass: :func:`cross_entropy` and :func:`cross_entropy_grad` (softmax topic).
 """
 
 from __future__ import annotations
@@ -26,9 +31,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from numeric._arrays import Array, as_float_array, real_part, scalar_or_array
+from numeric._arrays import Array, as_float_array, check_axis, real_part, scalar_or_array
+from numeric.activations import log_softmax
 
-__all__ = ["bce", "bce_with_logits", "bce_with_logits_grad"]
+__all__ = ["bce", "bce_with_logits", "bce_with_logits_grad", "cross_entropy", "cross_entropy_grad"]
+
+# =====================================================================================
+# Binary: cross-entropy on probabilities and on logits (derivations: logistic topic)
+# =====================================================================================
 
 
 def check_labels(y: Array, name: str = "y", what: str = "labels (soft labels allowed)") -> None:
@@ -120,3 +130,222 @@ def _grad_from_fold(e: Array, nonneg: Array, y: Array) -> Array:
     c = np.where(nonneg, e, 1)  # (1 + e) sigma(-z)
     out: Array = ((1 - y) * a - y * c) / (1 + e)
     return out
+
+
+# =====================================================================================
+# Multiclass: softmax cross-entropy (derivations: softmax topic)
+# =====================================================================================
+#
+# Both functions work on rows: the class axis is moved last and the other axes
+# flattened.  Rows are processed in blocks of about _BLOCK entries, so the several
+# passes of the stable form (max, shift with its rounding error, exp, sums) run in
+# cache rather than over the whole array in memory.
+#
+# With m = max_k z_k (at k = top) and d_k + r_k = z_k - m exactly (TwoSum; r_k is the
+# rounding error of fl(z_k - m)), e_k = exp(d_k) (1 + r_k), e_top = 1, and
+# tail = sum_{k != top} e_k:
+#     log softmax(z)_k = d_k + r_k - log1p(tail)
+#     softmax(z)_k     = e_k / (1 + tail)
+#     softmax(z)_top - 1 = -tail / (1 + tail)      (no cancellation: 1 - s_top never formed)
+# Without r, the rounding of z - m (up to 0.5 ulp of |z - m|: 3.6e-15 at 46) would
+# become a relative error of exp and cost the loss and the gradient up to 16 ulp.
+
+_BLOCK = 1 << 15
+# A probability row must sum to 1 within this many units of its dtype's epsilon
+# times the row length: the rounding of a sum of K entries (each rounded once).
+SUM_TOLERANCE_ULPS = 16
+
+
+def _rows(z: Array, axis: int) -> tuple[Array, tuple[int, ...]]:
+    """z with ``axis`` last, as a C-contiguous (rows, K) array, and the batch shape."""
+    moved = np.moveaxis(z, axis, -1)
+    batch = moved.shape[:-1]
+    return np.ascontiguousarray(moved.reshape(-1, moved.shape[-1])), batch
+
+
+def _targets(y: ArrayLike, z: Array, axis: int) -> tuple[str, Array]:
+    """("index", int array (rows,)) or ("probs", float array (rows, K)), validated."""
+    arr = np.asarray(y)
+    batch = z.shape[:axis] + z.shape[axis + 1 :]
+    k = z.shape[axis]
+    if arr.dtype.kind in "iu":
+        if arr.shape != batch:
+            raise ValueError(
+                f"class indices y must have shape {batch} (z's shape {z.shape} without axis"
+                f" {axis}), got {arr.shape}"
+            )
+        flat = arr.reshape(-1).astype(np.intp, copy=False)
+        bad = (flat < 0) | (flat >= k)
+        if np.any(bad):
+            raise ValueError(
+                f"class indices y must lie in [0, {k}) for z with {k} classes;"
+                f" got {flat[bad][:5].tolist()} out of range"
+            )
+        return "index", flat
+    if arr.dtype.kind == "b":
+        raise TypeError("y must be integer class indices or float probability rows, not bool")
+    probs = as_float_array(arr, "y", allow_complex=False)
+    if probs.shape != z.shape:
+        if probs.shape == batch:
+            raise TypeError(
+                f"y has z's batch shape {batch} but dtype {probs.dtype}: class indices must be"
+                " integers (or give probability rows of z's shape)"
+            )
+        raise ValueError(f"probability rows y must have z's shape {z.shape}, got {probs.shape}")
+    rows, _ = _rows(probs, axis)
+    _check_probability_rows(rows)
+    return "probs", rows
+
+
+def _check_probability_rows(rows: Array) -> None:
+    if np.any(rows < 0):
+        raise ValueError(f"probability rows y must be >= 0; smallest entry {float(rows.min())!r}")
+    if np.any(np.isnan(rows)):
+        raise ValueError("probability rows y contain NaN")
+    eps = float(np.finfo(rows.dtype).eps)
+    tol = SUM_TOLERANCE_ULPS * eps * rows.shape[-1]
+    sums = rows.sum(axis=-1)
+    off = np.abs(sums - 1) > tol
+    if np.any(off):
+        raise ValueError(
+            f"probability rows y must sum to 1 (within {tol:.3g}); row {int(np.argmax(off))}"
+            f" sums to {float(sums[off][0])!r}"
+        )
+
+
+def _shift(zb: Array) -> tuple[Array, Array, Array]:
+    """(top, d, r): the argmax of each row and d + r = z - max exactly (Knuth's TwoSum).
+
+    Five passes with two arrays: d = fl(z - m), then r = (z - (d - bb)) - (m + bb)
+    with bb = d - z.  A row whose max is not finite (a NaN, +inf, or all -inf)
+    has no softmax: its d is NaN, so everything computed from it is NaN.
+    """
+    n = zb.shape[0]
+    top = np.argmax(zb, axis=1)
+    m = zb[np.arange(n), top][:, None]
+    if not np.all(np.isfinite(m)):
+        m = np.where(np.isfinite(m), m, np.nan)
+    with np.errstate(invalid="ignore"):  # -inf logits: r is NaN, handled with the tail
+        d = np.subtract(zb, m)
+        bb = np.subtract(d, zb)
+        r = np.subtract(d, bb)
+        np.subtract(zb, r, out=r)
+        bb += m
+        r -= bb
+    return top, d, r
+
+
+def _exp_and_tail(d: Array, r: Array, top: Array, out: Array) -> Array:
+    """out = e^{d} (1 + r), dominant entries set to 0 (their e is 1); returns tail = row sums.
+
+    Rows where that is not finite (a -inf logit, as a mask gives, or NaN or
+    inf) are redone without r: -inf gives e = 0, and NaN stays NaN.
+    """
+    rows = np.arange(out.shape[0])
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.exp(d, out=out)
+        out += out * r
+        out[rows, top] = 0
+        tail = out.sum(axis=1)
+        bad = np.flatnonzero(~np.isfinite(tail))
+        if bad.size:
+            redo = np.exp(d[bad])
+            redo[np.arange(bad.size), top[bad]] = 0
+            out[bad] = redo
+            tail[bad] = redo.sum(axis=1)
+    result: Array = tail
+    return result
+
+
+def cross_entropy(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
+    r"""Per-row cross-entropy of softmax(z) against y: -sum_k y_k log softmax(z)_k.
+
+    ``z``: logits, classes along ``axis`` (complex z, for complex-step
+    differentiation, gives the analytic continuation).  ``y``: integer class indices of
+    z's shape without ``axis`` (the loss is then -log softmax(z)_y), or
+    probability rows of z's shape (entries >= 0, each row summing to 1
+    within ``SUM_TOLERANCE_ULPS * eps * K``).  Returns z's shape without
+    ``axis`` (a scalar for a single row).
+
+    Stable form: -log softmax(z)_k = log1p(tail) - (z_k - m), with the
+    rounding of z_k - m carried (see the module's section comment); for the
+    dominant class this is log1p(tail), about 1e-20 for a margin of 46, where
+    log(softmax) would give 0.  Verified by ``cross-entropy-from-likelihood``
+    and ``log-softmax-stable``.
+    """
+    z = as_float_array(z, "z")
+    axis = check_axis(z, axis, "z")
+    kind, target = _targets(y, z, axis)
+    rows, batch = _rows(z, axis)
+    if np.iscomplexobj(rows):  # complex-step differentiation: the analytic continuation
+        return scalar_or_array(_complex_cross_entropy(rows, kind, target).reshape(batch))
+    out = np.empty(rows.shape[0], dtype=rows.dtype)
+    step = max(1, _BLOCK // rows.shape[1])
+    for start in range(0, rows.shape[0], step):
+        zb = rows[start : start + step]
+        top, d, r = _shift(zb)
+        tail = _exp_and_tail(d, r, top, np.empty_like(zb))
+        with np.errstate(invalid="ignore"):
+            lse = np.log1p(tail)  # log sum_k e^{z_k - m}
+            if kind == "index":
+                t = target[start : start + step]
+                i = np.arange(zb.shape[0])
+                out[start : start + step] = (lse - d[i, t]) - r[i, t]
+            else:
+                yb = target[start : start + step]
+                neg_log = (lse[:, None] - d) - r  # -log softmax: every entry >= 0
+                out[start : start + step] = np.sum(np.where(yb == 0, 0, yb * neg_log), axis=1)
+    return scalar_or_array(out.reshape(batch))
+
+
+def _complex_cross_entropy(rows: Array, kind: str, target: Array) -> Array:
+    neg_log = -log_softmax(rows, axis=-1)
+    if kind == "index":
+        picked: Array = neg_log[np.arange(rows.shape[0]), target]
+        return picked
+    total: Array = np.sum(np.where(target == 0, 0, target * neg_log), axis=-1)
+    return total
+
+
+def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
+    r"""Gradient of the mean cross-entropy over the rows: (softmax(z) - y) / N.
+
+    ``z``, ``y`` and ``axis`` as for :func:`cross_entropy`; N is the number
+    of rows (1 for a single vector, where this is softmax(z) - y).  Returns
+    an array of z's shape and dtype.
+
+    The entry of the dominant class, softmax - 1, is computed as
+    -sum_{k != top} e_k / sum_k e_k: it keeps full relative accuracy where
+    softmax rounds to 1 (PyTorch returns 0 there).  Verified by
+    ``cross-entropy-gradient`` (for any K, with sum_k y_k = 1).
+    """
+    z = as_float_array(z, "z", allow_complex=False)
+    axis = check_axis(z, axis, "z")
+    kind, target = _targets(y, z, axis)
+    rows, _ = _rows(z, axis)
+    n_rows, k = rows.shape
+    out = np.empty_like(rows)
+    step = max(1, _BLOCK // k)
+    inv_n = 1.0 / n_rows
+    for start in range(0, n_rows, step):
+        zb = rows[start : start + step]
+        g = out[start : start + step]
+        top, d, r = _shift(zb)
+        tail = _exp_and_tail(d, r, top, g)  # g holds e, its dominant entries 0
+        i = np.arange(zb.shape[0])
+        scale = 1 / ((1 + tail) * n_rows)
+        g *= scale[:, None]  # softmax / N, but for the dominant entries
+        # The dominant entry: (s_top - y_top)/N = ((1 - y_top) - tail/(1 + tail))/N.
+        g_top = -tail * scale
+        if kind == "index":
+            t = target[start : start + step]
+            hit = t == top
+            g[i, top] = np.where(hit, g_top, scale)  # s_top/N = scale when y_top = 0
+            g[i[~hit], t[~hit]] -= inv_n  # s_t <= 1/2 there: no cancellation
+        else:
+            yb = target[start : start + step]
+            g -= yb * inv_n
+            y_top = yb[i, top]
+            # As the index path rounds it, so one-hot rows give the same bits.
+            g[i, top] = np.where(y_top == 0, scale, (1 - y_top) * inv_n + g_top)
+    return np.moveaxis(out.reshape(np.moveaxis(z, axis, -1).shape), -1, axis)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from numeric import activations
+from numeric import activations, losses
 from numeric._arrays import Array, as_float_array, real_part
 from numeric.losses import _fold, check_labels
 
@@ -23,6 +23,8 @@ __all__ = [
     "mlp_forward",
     "mlp_loss",
     "mlp_loss_and_grads",
+    "softmax_regression_grad",
+    "softmax_regression_loss",
 ]
 
 
@@ -374,3 +376,66 @@ def mlp_loss_and_grads(
     grads.append((delta.T @ x.astype(delta.dtype, copy=False), delta.sum(axis=0)))
     grads.reverse()
     return value, grads
+
+
+# ----- softmax regression (notes: "Logistic Regression", the multiclass part) ------------------
+#
+# Logits Z = X W^T + b (N, K); loss = mean over rows of cross_entropy(Z, Y).
+# Gradient (softmax-regression-gradient): with G = (softmax(Z) - Y) / N = cross_entropy_grad,
+#   dL/dW = G^T X  (K, d),   dL/db = sum over rows of G  (K,).
+
+
+def _softmax_regression_inputs(
+    W: ArrayLike, b: ArrayLike, X: ArrayLike
+) -> tuple[Array, Array, Array]:
+    w = as_float_array(W, "W", allow_complex=False)
+    bias = as_float_array(b, "b", allow_complex=False)
+    x = as_float_array(X, "X", allow_complex=False)
+    if w.ndim != 2:
+        raise ValueError(f"W must be 2-D (K classes, d features), got shape {w.shape}")
+    if x.ndim != 2:
+        raise ValueError(f"X must be 2-D (N samples, d features), got shape {x.shape}")
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(
+            f"X has {x.shape[1]} features (shape {x.shape}) but W takes {w.shape[1]}"
+            f" (shape {w.shape})"
+        )
+    if bias.shape != (w.shape[0],):
+        raise ValueError(
+            f"b must have shape ({w.shape[0]},) for W of shape {w.shape}, got {bias.shape}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError("X has no rows: the mean loss over 0 samples is undefined")
+    return w, bias, x
+
+
+def _logits(w: Array, bias: Array, x: Array) -> Array:
+    dtype = np.result_type(w, bias, x)
+    z: Array = x.astype(dtype, copy=False) @ w.T.astype(dtype, copy=False)
+    z += bias
+    return z
+
+
+def softmax_regression_loss(W: ArrayLike, b: ArrayLike, X: ArrayLike, Y: ArrayLike) -> Any:
+    r"""Mean cross-entropy of softmax regression: (1/N) sum_n CE(softmax(W x_n + b), y_n).
+
+    ``W`` (K, d), ``b`` (K,), ``X`` (N, d); ``Y`` class indices (N,) (integers
+    in [0, K)) or probability rows (N, K).  Returns a scalar.  Per row as
+    :func:`numeric.cross_entropy`.
+    """
+    w, bias, x = _softmax_regression_inputs(W, b, X)
+    return losses.cross_entropy(_logits(w, bias, x), Y).mean()
+
+
+def softmax_regression_grad(
+    W: ArrayLike, b: ArrayLike, X: ArrayLike, Y: ArrayLike
+) -> tuple[Array, Array]:
+    r"""Gradient of :func:`softmax_regression_loss`: (dW, db) = (G^T X, sum_n G_n).
+
+    G = (softmax(X W^T + b) - Y) / N, so dL/dW = (1/N) sum_n (yhat_n - y_n) x_n^T
+    (K, d) and dL/db = (1/N) sum_n (yhat_n - y_n) (K,).  Verified by
+    ``softmax-regression-gradient`` (for symbolic N, K and d).
+    """
+    w, bias, x = _softmax_regression_inputs(W, b, X)
+    g = losses.cross_entropy_grad(_logits(w, bias, x), Y)
+    return g.T @ x.astype(g.dtype, copy=False), g.sum(axis=0)
