@@ -429,8 +429,10 @@ def _vanish(e: sp.Expr, domain: Domain) -> bool:
     reduced = index_normal_form(e, domain)
     for case in _delta_cases(reduced):
         case = _rewrite(case, ranges, domain.simplex_bases)  # a substitution may enable a rule
-        flat = _atomize(_combined(case), ranges)
-        if sp.cancel(sp.together(_expand(flat))) != 0:
+        if not any(
+            sp.cancel(sp.together(_expand(_atomize(form, ranges)))) == 0
+            for form in (case, _combined(case))
+        ):
             return False
     return True
 
