@@ -5,13 +5,21 @@ from __future__ import annotations
 import sys
 import time
 
-from benchmarks import backprop, check_cli, gradcheck, logistic, summary_markdown, verify_time
+from benchmarks import (
+    backprop,
+    check_cli,
+    gradcheck,
+    logistic,
+    softmax,
+    summary_markdown,
+    verify_time,
+)
 
 
 def main() -> int:
     start = time.monotonic()
     ok = True
-    for bench in (verify_time, check_cli, gradcheck, logistic, backprop):
+    for bench in (verify_time, check_cli, gradcheck, logistic, softmax, backprop):
         bench_start = time.monotonic()
         ok &= bench.run()
         name = bench.__name__.rsplit(".", 1)[-1]

@@ -26,6 +26,7 @@ Multiclass: :func:`cross_entropy` and :func:`cross_entropy_grad` (softmax topic)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -235,16 +236,17 @@ def _shift(zb: Array) -> tuple[Array, Array, Array]:
     return top, d, r
 
 
-def _exp_and_tail(d: Array, r: Array, top: Array, out: Array) -> Array:
+def _exp_and_tail(d: Array, r: Array, top: Array, out: Array, *, keep_r: bool) -> Array:
     """out = e^{d} (1 + r), dominant entries set to 0 (their e is 1); returns tail = row sums.
 
     Rows where that is not finite (a -inf logit, as a mask gives, or NaN or
-    inf) are redone without r: -inf gives e = 0, and NaN stays NaN.
+    inf) are redone without r: -inf gives e = 0, and NaN stays NaN.  With
+    ``keep_r=False`` r is overwritten (one temporary fewer).
     """
     rows = np.arange(out.shape[0])
     with np.errstate(invalid="ignore", over="ignore"):
         np.exp(d, out=out)
-        out += out * r
+        out += np.multiply(out, r, out=None if keep_r else r)
         out[rows, top] = 0
         tail = out.sum(axis=1)
         bad = np.flatnonzero(~np.isfinite(tail))
@@ -280,22 +282,55 @@ def cross_entropy(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     if np.iscomplexobj(rows):  # complex-step differentiation: the analytic continuation
         return scalar_or_array(_complex_cross_entropy(rows, kind, target).reshape(batch))
     out = np.empty(rows.shape[0], dtype=rows.dtype)
-    step = max(1, _BLOCK // rows.shape[1])
-    for start in range(0, rows.shape[0], step):
-        zb = rows[start : start + step]
-        top, d, r = _shift(zb)
-        tail = _exp_and_tail(d, r, top, np.empty_like(zb))
-        with np.errstate(invalid="ignore"):
-            lse = np.log1p(tail)  # log sum_k e^{z_k - m}
-            if kind == "index":
-                t = target[start : start + step]
-                i = np.arange(zb.shape[0])
-                out[start : start + step] = (lse - d[i, t]) - r[i, t]
-            else:
-                yb = target[start : start + step]
-                neg_log = (lse[:, None] - d) - r  # -log softmax: every entry >= 0
-                out[start : start + step] = np.sum(np.where(yb == 0, 0, yb * neg_log), axis=1)
+
+    def block(part: slice) -> None:
+        out[part] = _loss_block(rows[part], kind, target[part])
+
+    _run_blocks(block, *rows.shape)
     return scalar_or_array(out.reshape(batch))
+
+
+def _loss_block(zb: Array, kind: str, target: Array) -> Array:
+    """-sum_k y_k log softmax(zb)_k for one block of rows; see the section comment."""
+    top, d, r = _shift(zb)
+    tail = _exp_and_tail(d, r, top, np.empty_like(zb), keep_r=True)
+    with np.errstate(invalid="ignore"):
+        lse = np.log1p(tail)  # log sum_k e^{z_k - m}
+        if kind == "index":
+            i = np.arange(zb.shape[0])
+            picked: Array = (lse - d[i, target]) - r[i, target]
+            return picked
+        neg_log = (lse[:, None] - d) - r  # -log softmax: every entry >= 0
+        total: Array = np.sum(np.where(target == 0, 0, target * neg_log), axis=1)
+        return total
+
+
+def _grad_block(zb: Array, g: Array, kind: str, target: Array, n_rows: int) -> None:
+    """g = (softmax(zb) - y) / n_rows for one block of rows; see the section comment."""
+    top, d, r = _shift(zb)
+    tail = _exp_and_tail(d, r, top, g, keep_r=False)  # g holds e, its dominant entries 0
+    i = np.arange(zb.shape[0])
+    scale = 1 / ((1 + tail) * n_rows)
+    g *= scale[:, None]  # softmax / N, but for the dominant entries
+    # The dominant entry: (s_top - y_top)/N = ((1 - y_top) - tail/(1 + tail))/N.
+    g_top = -tail * scale
+    inv_n = 1.0 / n_rows
+    if kind == "index":
+        hit = target == top
+        g[i, top] = np.where(hit, g_top, scale)  # s_top/N = scale when y_top = 0
+        g[i[~hit], target[~hit]] -= inv_n  # s_t <= 1/2 there: no cancellation
+    else:
+        g -= target * inv_n
+        y_top = target[i, top]
+        # As the index path rounds it, so one-hot rows give the same bits.
+        g[i, top] = np.where(y_top == 0, scale, (1 - y_top) * inv_n + g_top)
+
+
+def _run_blocks(fn: Callable[[slice], None], n_rows: int, k: int) -> None:
+    """fn over consecutive blocks of rows of about _BLOCK entries each."""
+    step = max(1, _BLOCK // k)
+    for start in range(0, n_rows, step):
+        fn(slice(start, start + step))
 
 
 def _complex_cross_entropy(rows: Array, kind: str, target: Array) -> Array:
@@ -325,27 +360,9 @@ def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     rows, _ = _rows(z, axis)
     n_rows, k = rows.shape
     out = np.empty_like(rows)
-    step = max(1, _BLOCK // k)
-    inv_n = 1.0 / n_rows
-    for start in range(0, n_rows, step):
-        zb = rows[start : start + step]
-        g = out[start : start + step]
-        top, d, r = _shift(zb)
-        tail = _exp_and_tail(d, r, top, g)  # g holds e, its dominant entries 0
-        i = np.arange(zb.shape[0])
-        scale = 1 / ((1 + tail) * n_rows)
-        g *= scale[:, None]  # softmax / N, but for the dominant entries
-        # The dominant entry: (s_top - y_top)/N = ((1 - y_top) - tail/(1 + tail))/N.
-        g_top = -tail * scale
-        if kind == "index":
-            t = target[start : start + step]
-            hit = t == top
-            g[i, top] = np.where(hit, g_top, scale)  # s_top/N = scale when y_top = 0
-            g[i[~hit], t[~hit]] -= inv_n  # s_t <= 1/2 there: no cancellation
-        else:
-            yb = target[start : start + step]
-            g -= yb * inv_n
-            y_top = yb[i, top]
-            # As the index path rounds it, so one-hot rows give the same bits.
-            g[i, top] = np.where(y_top == 0, scale, (1 - y_top) * inv_n + g_top)
+
+    def block(part: slice) -> None:
+        _grad_block(rows[part], out[part], kind, target[part], n_rows)
+
+    _run_blocks(block, n_rows, k)
     return np.moveaxis(out.reshape(np.moveaxis(z, axis, -1).shape), -1, axis)

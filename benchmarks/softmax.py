@@ -1,0 +1,225 @@
+"""Softmax cross-entropy: speed against PyTorch, accuracy where PyTorch loses it, verify time.
+
+* Time: ``cross_entropy_grad`` for N = 200000 rows, K = 100 classes, float64,
+  class indices, against PyTorch's CPU autograd of ``cross_entropy`` (forward
+  and ``torch.autograd.grad``, the same logits).  Median of REPEATS runs each,
+  interleaved in one process.  Bar: ours / torch <= 0.8.
+* Accuracy: a dominant class (margin 46 and 60: loss about 1e-20 and 1e-26),
+  ours in ulps against a 2400-bit reference, and PyTorch's relative error
+  (its log-softmax and gradient entry softmax - 1 round to 0 there).  Bar: 8 ulp.
+* Accuracy on ACCURACY_ROWS random rows (K up to 32, |z| up to 700): worst
+  ulps of log_softmax, cross_entropy (every target) and cross_entropy_grad
+  (bar 8), and softmax's worst relative error (bar 2e-13).
+* Verify time: ``verigrad verify`` of the softmax topic in a fresh process,
+  start-up included, median of 3.  Bar: 4 s of CPU time (what an idle core
+  takes; the wall time, also shown, grows with the load of a shared machine).
+
+PyTorch is optional: without it only our side is measured.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import mpmath
+import numpy as np
+
+import numeric
+from benchmarks import record
+
+ROWS, CLASSES = 200_000, 100
+REPEATS = 7
+TIME_BAR = 0.8
+ULP_BAR = 8.0
+VERIFY_BAR_S = 4.0
+MARGINS = (46.0, 60.0)
+ACCURACY_ROWS = 200
+SOFTMAX_REL_BAR = 2e-13
+
+
+def _torch() -> Any | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _median_times(fns: dict[str, Callable[[], Any]]) -> dict[str, float]:
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(REPEATS):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def time_ratio(torch: Any | None) -> tuple[float, float | None]:
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(ROWS, CLASSES)) * 3
+    t = rng.integers(0, CLASSES, size=ROWS)
+    fns: dict[str, Callable[[], Any]] = {"ours": lambda: numeric.cross_entropy_grad(z, t)}
+    if torch is not None:
+        tz, tt = torch.tensor(z, requires_grad=True), torch.tensor(t)
+
+        def torch_grad() -> Any:
+            loss = torch.nn.functional.cross_entropy(tz, tt)
+            return torch.autograd.grad(loss, tz)[0]
+
+        fns["torch"] = torch_grad
+    times = _median_times(fns)
+    return times["ours"], times.get("torch")
+
+
+def _ulps(computed: float, exact: Any) -> float:
+    with mpmath.workprec(2400):
+        spacing = float(np.spacing(abs(float(exact))))
+        return float(abs(mpmath.mpf(float(computed)) - exact) / spacing)
+
+
+def dominant_class(torch: Any | None) -> tuple[float, float | None]:
+    """(our worst ulps, torch's worst relative error) over loss and gradient entry."""
+    ours, theirs = 0.0, 0.0
+    for margin in MARGINS:
+        z = np.array([margin, 0.0, -1.0])
+        with mpmath.workprec(2400):
+            zs = [mpmath.mpf(v) for v in z]
+            total = mpmath.fsum(mpmath.exp(v) for v in zs)
+            loss = mpmath.log(total) - zs[0]  # -log softmax_0
+            grad = mpmath.exp(zs[0]) / total - 1  # softmax_0 - 1
+        ours = max(
+            ours,
+            _ulps(numeric.cross_entropy(z, 0), loss),
+            _ulps(numeric.cross_entropy_grad(z, 0)[0], grad),
+        )
+        if torch is not None:
+            tz = torch.tensor(z[None, :], requires_grad=True)
+            value = torch.nn.functional.cross_entropy(tz, torch.tensor([0]))
+            (g,) = torch.autograd.grad(value, tz)
+            for got, exact in ((value.item(), loss), (g[0, 0].item(), grad)):
+                theirs = max(theirs, float(abs((mpmath.mpf(got) - exact) / exact)))
+    return ours, theirs if torch is not None else None
+
+
+def _exact_log_softmax(row: np.ndarray) -> list[Any]:
+    """z_k - log sum_j e^{z_j} at 2400 bits: every difference of two doubles is exact."""
+    with mpmath.workprec(2400):
+        zs = [mpmath.mpf(float(v)) for v in row]
+        lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in zs))
+        return [v - lse for v in zs]
+
+
+def _worst(got: np.ndarray, exact: list[Any]) -> float:
+    tiny = np.finfo(np.float64).tiny
+    errors = [_ulps(g, e) for g, e in zip(np.ravel(got), exact) if abs(e) >= tiny]
+    return max(errors, default=0.0)
+
+
+def accuracy(rows: int = ACCURACY_ROWS, seed: int = 7) -> dict[str, float]:
+    """Worst ulps of log_softmax, cross_entropy (every target) and cross_entropy_grad, and
+    softmax's worst relative error, on random rows (K in 1..32, |z| up to 700, magnitudes
+    log-uniform from 1e-3 of the largest) and the dominant-class rows."""
+    rng = np.random.default_rng(seed)
+    samples = [np.array([m, 0.0, -1.0]) for m in MARGINS]
+    for _ in range(rows):
+        k = int(rng.integers(1, 33))
+        top = 10.0 ** rng.uniform(-3, np.log10(700))
+        samples.append(rng.uniform(-1, 1, size=k) * top)
+    worst = dict.fromkeys(("log_softmax", "cross_entropy", "cross_entropy_grad"), 0.0)
+    softmax_rel = 0.0
+    for z in samples:
+        k = z.size
+        ls = _exact_log_softmax(z)
+        with mpmath.workprec(2400):
+            sm = [mpmath.exp(v) for v in ls]
+            grad = [(sm[c] - (c == t)) / k for t in range(k) for c in range(k)]
+            rel = [abs(mpmath.mpf(float(g)) - e) / e for g, e in zip(numeric.softmax(z), sm)]
+        tiled, targets = np.tile(z, (k, 1)), np.arange(k)
+        for name, got, exact in (
+            ("log_softmax", numeric.log_softmax(z), ls),
+            ("cross_entropy", numeric.cross_entropy(tiled, targets), [-v for v in ls]),
+            ("cross_entropy_grad", numeric.cross_entropy_grad(tiled, targets), grad),
+        ):
+            worst[name] = max(worst[name], _worst(got, exact))
+        softmax_rel = max([softmax_rel, *(float(r) for r, e in zip(rel, sm) if e >= 1e-300)])
+    return {**worst, "softmax relative": softmax_rel}
+
+
+def verify_time() -> tuple[float, float]:
+    """(wall, CPU) seconds of ``verigrad verify --jobs 1`` of the topic, medians of 3.
+
+    A fresh process each time, start-up included.  CPU time (user + system of
+    the child) is closer to what an idle core would take; on a shared machine
+    the wall time grows with the load (and CPU time somewhat, too).
+    """
+    names = subprocess.run(
+        [sys.executable, "-m", "derivations", "list", "--topic", "softmax"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    args = [line.split()[0] for line in names if line.strip()]
+    walls, cpus = [], []
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "derivations", "verify", "--jobs", "1", *args],
+            capture_output=True,
+            check=True,
+        )
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def run() -> bool:
+    torch = _torch()
+    ok = True
+    ours, theirs = time_ratio(torch)
+    line = f"  ours {ours * 1e3:7.1f} ms"
+    if theirs is not None:
+        ratio = ours / theirs
+        ok &= ratio <= TIME_BAR
+        record(f"cross_entropy_grad {ROWS}x{CLASSES}", "time / torch autograd", ratio, TIME_BAR)
+        line += f", torch {theirs * 1e3:7.1f} ms, ratio {ratio:.2f} (bar {TIME_BAR:g})"
+    else:
+        line += ", torch not installed: no comparison"
+    print(f"cross_entropy_grad, N = {ROWS}, K = {CLASSES}, float64 (median of {REPEATS})")
+    print(line)
+
+    worst, torch_rel = dominant_class(torch)
+    ok &= worst <= ULP_BAR
+    record("cross_entropy, dominant class", "max ulp (loss, grad)", worst, ULP_BAR, unit="ulp")
+    print(f"dominant class (margins {MARGINS}): ours max {worst:.2f} ulp (bar {ULP_BAR:g})", end="")
+    print("" if torch_rel is None else f"; torch relative error {torch_rel:.0%}")
+
+    measured = accuracy()
+    print(f"accuracy against 2400 bits, {ACCURACY_ROWS} random rows and the dominant rows:")
+    for name, value in measured.items():
+        if name == "softmax relative":
+            ok &= value <= SOFTMAX_REL_BAR
+            eps = float(np.finfo(np.float64).eps)
+            record("softmax", "max relative error", value / eps, SOFTMAX_REL_BAR / eps, "eps")
+            print(f"  softmax            max relative error {value:.2g} (bar {SOFTMAX_REL_BAR:g})")
+        else:
+            ok &= value <= ULP_BAR
+            record(name, "max ulp, random rows", value, ULP_BAR, unit="ulp")
+            print(f"  {name:<18} max {value:.2f} ulp (bar {ULP_BAR:g})")
+
+    wall, cpu = verify_time()
+    ok &= cpu <= VERIFY_BAR_S
+    record("verigrad verify, softmax topic", "CPU time", cpu, VERIFY_BAR_S, unit="s")
+    print(
+        f"verify the softmax topic: CPU {cpu:.2f} s (bar {VERIFY_BAR_S:g} s), wall {wall:.2f} s;"
+        " medians of 3"
+    )
+    return ok
