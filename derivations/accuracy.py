@@ -229,6 +229,69 @@ def _measure_bce_with_logits() -> AccuracyRow | None:
     )
 
 
+def _measure_cross_entropy() -> list[AccuracyRow]:
+    """cross_entropy for every target, and cross_entropy_grad entries (s_c - [c = t]) / K,
+    against -log softmax and its derivative at 50 digits; the gradient also against the
+    complex step of the loss."""
+    loss_fn = _optional("numeric.losses", "cross_entropy")
+    grad_fn = _optional("numeric.losses", "cross_entropy_grad")
+    if loss_fn is None or grad_fn is None:
+        return []
+    start = time.monotonic()
+    vectors = _logit_vectors()
+    k = len(vectors[0])
+    zs, log_sm, _ = _vector_reference(k)
+    losses = [reference(-e, zs) for e in log_sm]
+    probs = [reference(sp.exp(e), zs) for e in log_sm]
+    loss_errors, grad_errors = [], []
+    worst_symbolic = worst_finite = 0.0
+    targets = np.arange(k)
+    for v in vectors:
+        point = [mpmath.mpf(float(x)) for x in v]
+        tiled = np.tile(v, (k, 1))
+        got_loss = loss_fn(tiled, targets)
+        got_grad = grad_fn(tiled, targets)
+        s = [p(*point) for p in probs]
+        for t in range(k):
+            want = losses[t](*point)
+            if _is_normal(want):
+                loss_errors.append(ulps(float(got_loss[t]), want))
+            for c in range(k):
+                with mpmath.workdps(60):
+                    want = (s[c] - (1 if c == t else 0)) / k
+                if _is_normal(want):
+                    grad_errors.append(ulps(float(got_grad[t, c]), want))
+        if np.max(np.abs(v)) <= 20:  # the complex step's h f' stays a normal number
+            for t in range(k):
+                symbolic = np.array([float(s[c] - (c == t)) for c in range(k)])
+                finite = numeric.complex_step(lambda a, t=t: loss_fn(a, t), v)
+                implemented = grad_fn(v, t)
+                worst_symbolic = max(worst_symbolic, _relative(implemented, symbolic))
+                worst_finite = max(worst_finite, _relative(implemented, finite))
+    elapsed = time.monotonic() - start
+    inputs = f"K = {k}, |z| up to 700"  # every target: the docstring says so
+    return [
+        AccuracyRow(
+            "numeric.cross_entropy",
+            inputs,
+            len(loss_errors),
+            max(loss_errors),
+            float(np.median(loss_errors)),
+            elapsed_s=elapsed / 2,
+        ),
+        AccuracyRow(
+            "numeric.cross_entropy_grad",
+            inputs,
+            len(grad_errors),
+            max(grad_errors),
+            float(np.median(grad_errors)),
+            worst_symbolic,
+            worst_finite,
+            elapsed_s=elapsed / 2,
+        ),
+    ]
+
+
 def measure_all(on_done: Callable[[AccuracyRow], None] | None = None) -> list[AccuracyRow]:
     """Every figure, measured now; ``on_done`` is called as each row finishes."""
     rows: list[AccuracyRow] = []
@@ -258,6 +321,8 @@ def measure_all(on_done: Callable[[AccuracyRow], None] | None = None) -> list[Ac
         )
     )
     done(_measure_bce_with_logits())
+    for row in _measure_cross_entropy():
+        done(row)
     return rows
 
 

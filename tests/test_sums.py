@@ -111,3 +111,17 @@ def test_open_ended_ranges_are_sampled() -> None:
     for seed in range(20):
         v = dom.draw_integers([K, i], random.Random(seed))
         assert v[K] >= 2 and 1 <= v[i] <= v[K]
+
+
+def test_renaming_indices_never_captures_a_variable() -> None:
+    # sum_k sum_m a[k, m] and sum_k sum_m a[m, k] are different sums: their canonical
+    # forms (and so their atoms) must differ, while renaming both indices changes nothing.
+    a = sp.IndexedBase("a", real=True)
+    p = sp.Symbol("p", integer=True)
+    rows = sp.Sum(a[k, m], (m, 1, K), (k, 1, K))
+    same = sp.Sum(a[p, n], (n, 1, K), (p, 1, K))
+    assert index_sums_vanish(rows - same, Domain({}))
+    inner = sp.Sum(sp.exp(a[k, m]) * sp.Sum(a[m, k], (k, 1, K)), (m, 1, K))
+    assert not index_sums_vanish(
+        inner - sp.Sum(sp.exp(a[k, m]) * sp.Sum(a[k, m], (k, 1, K)), (m, 1, K)), Domain({})
+    )
