@@ -265,6 +265,7 @@ def _figures(directory: Path) -> list[tuple[Path, str]]:
     except ImportError as exc:
         _print(f"figures: skipped ({exc}; pip install 'verigrad[plot]')")
         return []
+    _print(f"figures: {len(written)} written to {directory}")
     return [(Path(p).relative_to(directory.parent), caption) for p, caption in written]
 
 
