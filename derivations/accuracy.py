@@ -221,7 +221,7 @@ def _measure_bce_with_logits() -> AccuracyRow | None:
             errors.append(ulps(float(np.ravel(got)[0]), want))
     return AccuracyRow(
         "numeric.bce_with_logits",
-        "hard labels, z in [-745, 745]",
+        "y in {0, 1}, |z| <= 745",
         len(errors),
         max(errors),
         float(np.median(errors)),
