@@ -214,12 +214,13 @@ def _check_probability_rows(rows: Array) -> None:
         )
 
 
-def _shift(zb: Array) -> tuple[Array, Array, Array]:
-    """(top, d, r): the argmax of each row and d + r = z - max exactly (Knuth's TwoSum).
+def _shift(zb: Array, d: Array, r: Array, bb: Array) -> Array:
+    """The argmax of each row; d + r = z - max exactly (Knuth's TwoSum), into d and r.
 
-    Five passes with two arrays: d = fl(z - m), then r = (z - (d - bb)) - (m + bb)
-    with bb = d - z.  A row whose max is not finite (a NaN, +inf, or all -inf)
-    has no softmax: its d is NaN, so everything computed from it is NaN.
+    Six passes over three arrays of zb's shape (``bb`` is scratch): d = fl(z - m),
+    then r = (z - (d - bb)) - (m + bb) with bb = d - z.  A row whose max is not
+    finite (a NaN, +inf, or all -inf) has no softmax: its d is NaN, so
+    everything computed from it is NaN.
     """
     n = zb.shape[0]
     top = np.argmax(zb, axis=1)
@@ -227,13 +228,20 @@ def _shift(zb: Array) -> tuple[Array, Array, Array]:
     if not np.all(np.isfinite(m)):
         m = np.where(np.isfinite(m), m, np.nan)
     with np.errstate(invalid="ignore"):  # -inf logits: r is NaN, handled with the tail
-        d = np.subtract(zb, m)
-        bb = np.subtract(d, zb)
-        r = np.subtract(d, bb)
+        np.subtract(zb, m, out=d)
+        np.subtract(d, zb, out=bb)
+        np.subtract(d, bb, out=r)
         np.subtract(zb, r, out=r)
         bb += m
         r -= bb
-    return top, d, r
+    result: Array = top
+    return result
+
+
+def _scratch(n_rows: int, k: int, dtype: Any, count: int) -> list[Array]:
+    """``count`` block-sized work arrays, allocated once per call and reused by every block."""
+    rows = min(n_rows, max(1, _BLOCK // k))
+    return [np.empty((rows, k), dtype=dtype) for _ in range(count)]
 
 
 def _exp_and_tail(d: Array, r: Array, top: Array, out: Array, *, keep_r: bool) -> Array:
@@ -282,18 +290,20 @@ def cross_entropy(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     if np.iscomplexobj(rows):  # complex-step differentiation: the analytic continuation
         return scalar_or_array(_complex_cross_entropy(rows, kind, target).reshape(batch))
     out = np.empty(rows.shape[0], dtype=rows.dtype)
+    work = _scratch(rows.shape[0], rows.shape[1], rows.dtype, 3)
 
     def block(part: slice) -> None:
-        out[part] = _loss_block(rows[part], kind, target[part])
+        out[part] = _loss_block(rows[part], kind, target[part], work)
 
     _run_blocks(block, *rows.shape)
     return scalar_or_array(out.reshape(batch))
 
 
-def _loss_block(zb: Array, kind: str, target: Array) -> Array:
+def _loss_block(zb: Array, kind: str, target: Array, work: list[Array]) -> Array:
     """-sum_k y_k log softmax(zb)_k for one block of rows; see the section comment."""
-    top, d, r = _shift(zb)
-    tail = _exp_and_tail(d, r, top, np.empty_like(zb), keep_r=True)
+    d, r, e = (w[: zb.shape[0]] for w in work)
+    top = _shift(zb, d, r, e)
+    tail = _exp_and_tail(d, r, top, e, keep_r=True)
     with np.errstate(invalid="ignore"):
         lse = np.log1p(tail)  # log sum_k e^{z_k - m}
         if kind == "index":
@@ -305,9 +315,12 @@ def _loss_block(zb: Array, kind: str, target: Array) -> Array:
         return total
 
 
-def _grad_block(zb: Array, g: Array, kind: str, target: Array, n_rows: int) -> None:
+def _grad_block(
+    zb: Array, g: Array, kind: str, target: Array, n_rows: int, work: list[Array]
+) -> None:
     """g = (softmax(zb) - y) / n_rows for one block of rows; see the section comment."""
-    top, d, r = _shift(zb)
+    d, r = (w[: zb.shape[0]] for w in work)
+    top = _shift(zb, d, r, g)  # g is scratch until it holds e
     tail = _exp_and_tail(d, r, top, g, keep_r=False)  # g holds e, its dominant entries 0
     i = np.arange(zb.shape[0])
     scale = 1 / ((1 + tail) * n_rows)
@@ -360,9 +373,10 @@ def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     rows, _ = _rows(z, axis)
     n_rows, k = rows.shape
     out = np.empty_like(rows)
+    work = _scratch(n_rows, k, rows.dtype, 2)
 
     def block(part: slice) -> None:
-        _grad_block(rows[part], out[part], kind, target[part], n_rows)
+        _grad_block(rows[part], out[part], kind, target[part], n_rows, work)
 
     _run_blocks(block, n_rows, k)
     return np.moveaxis(out.reshape(np.moveaxis(z, axis, -1).shape), -1, axis)
