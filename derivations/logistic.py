@@ -13,7 +13,7 @@ dJ/dw for the single-sample loss l.
 
 Sizes are symbolic where the result holds for every size (n features, N
 samples, indices k, l in 1..n or 1..d), through ``IndexedBase`` and ``Sum``;
-explicit small sizes (n = 3; N = 3, d = 2; N = 2, d = 2) show the matrix
+explicit small sizes (n = 3; N = 2, d = 2) show the matrix
 forms, which SymPy cannot state for a symbolic size.
 """
 
@@ -327,7 +327,7 @@ def batch_gradient() -> Derivation:
     )
 
 
-NB, DB = 3, 2
+NB, DB = 2, 2
 XM = sp.Matrix(NB, DB, lambda r, c: X[r + 1, c + 1])
 WM = sp.Matrix(DB, 1, lambda r, _: w[r + 1])
 YM = sp.Matrix(NB, 1, lambda r, _: Y[r + 1])
@@ -335,7 +335,7 @@ YM = sp.Matrix(NB, 1, lambda r, _: Y[r + 1])
 
 @derivation
 def batch_gradient_matrix_form() -> Derivation:
-    r"""The batch gradient in matrix form: $X^T (\sigma(X w + b) - y) / N$ ($N = 3$, $d = 2$)
+    r"""The batch gradient in matrix form: $X^T (\sigma(X w + b) - y) / N$ ($N = 2$, $d = 2$)
 
     Rows of $X$ are samples.  The sum over samples of $(\hat{y}_i - y_i) x_i$
     is $X^T$ times the residual vector; $\nabla_b L$ is the mean residual.
@@ -354,7 +354,7 @@ def batch_gradient_matrix_form() -> Derivation:
                         sp.Sum(per_sample[0], (i, 1, NB)) / NB,
                     ]
                 ),
-                "batch-gradient with N = 3, d = 2",
+                "batch-gradient with N = 2, d = 2",
             ),
             Step(
                 (XM.T * residual / NB).col_join(sp.Matrix([sum(residual) / NB])),
