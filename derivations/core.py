@@ -23,8 +23,14 @@ Relations work the same way: ``check_equal(rel)`` asks whether ``rel`` holds
 on the domain, ``check_equal(rel1, rel2)`` whether the two are equivalent.
 
 Primitives (``sigmoid``, ``softplus``, ...) are expanded to their elementary
-definitions before anything is differentiated or evaluated, so no verdict
-rests on a hand-written derivative.
+definitions before anything is evaluated; and before anything is differentiated,
+with one exception: the proof strategies "rational form, primitives as symbols"
+and "sums over index ranges, primitives by fdiff" differentiate with the
+primitives' ``fdiff`` (each proved equal to the derivative of its definition
+by tests/test_functions.py and tests/test_backprop.py); the first then replaces
+every applied primitive by a fresh symbol.  A zero found then holds whatever values
+the primitives take, so it is a proof; it makes a network of many sigmoid
+layers (whose elementary form is a tower of exponentials) cheap to compare.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ import sympy as sp
 from derivations import highprec
 from derivations.balls import Ball, Tape, Unsupported, compile_tape
 from derivations.budget import BudgetExceeded, run_with_budget, signals_usable, time_limit
-from derivations.functions import expand_primitives
+from derivations.functions import PRIMITIVES, StablePrimitive, expand_primitives
 from derivations.sampling import Domain, Simplex, float_repr, replace_undefined
 from derivations.sums import (
     expand_finite_sums,
@@ -494,6 +500,28 @@ def _zero_by_normal_form(e: sp.Expr) -> bool:
     return bool(_normal_form(e) == 0)
 
 
+def _zero_with_primitives_as_symbols(e: sp.Expr) -> bool:
+    """Derivatives by fdiff, then each applied primitive a fresh symbol, then the rational form.
+
+    ``replace`` works from the leaves up, so sigma(sigma(z)) becomes sigma(s1) and then s2,
+    and equal applications get the same symbol.  Zero here is zero for every value the
+    primitives could take: a proof.
+    """
+    if not isinstance(e, sp.Basic):
+        return bool(e == 0)
+    done = e.doit()
+    symbols: dict[sp.Basic, sp.Dummy] = {}
+
+    def symbol(f: sp.Basic) -> sp.Dummy:
+        if f not in symbols:
+            symbols[f] = sp.Dummy(type(f).__name__, real=bool(f.is_real) or None)
+        return symbols[f]
+
+    flat = sp.expand(done.replace(lambda n: isinstance(n, StablePrimitive), symbol))
+    # A polynomial in the symbols (a network's gradient) is settled by expand alone.
+    return bool(flat == 0 or sp.cancel(sp.together(flat)) == 0)
+
+
 def _zero_by_simplify(e: sp.Expr) -> bool:
     return bool(sp.simplify(e) == 0)
 
@@ -521,10 +549,29 @@ def _prove_zero(
         return memo["base"]
 
     strategies: list[tuple[str, Callable[[], list[Any]], _ZeroTest]] = []
+    with_primitives = any(isinstance(d, sp.Basic) and d.has(*PRIMITIVES) for d in raw)
     if has_index_sums(raw):
         # Before doit() turns the sums into Piecewise: see derivations.sums.
+        if with_primitives:
+            strategies.append(
+                (
+                    "sums over index ranges, primitives by fdiff",
+                    lambda: raw,
+                    lambda e: index_sums_vanish(e, domain, expand=False),
+                )
+            )
         strategies.append(
             ("sums over index ranges", lambda: raw, lambda e: index_sums_vanish(e, domain))
+        )
+    elif with_primitives:
+        # Works on the differences as written: no doit() of expanded primitives needed.
+        assumed = _assumption_dummies(raw, domain)
+        strategies.append(
+            (
+                "rational form, primitives as symbols",
+                lambda: [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in raw],
+                _zero_with_primitives_as_symbols,
+            )
         )
     strategies += [
         ("rational normal form", base, _zero_by_rational_form),

@@ -1,4 +1,4 @@
-"""Stable SymPy primitives: sigmoid, softplus, log-sigmoid, logit, logsumexp.
+"""Stable SymPy primitives: sigmoid, softplus, log-sigmoid, logit, logsumexp, relu, step.
 
 Each primitive is a SymPy ``Function`` that is complete in four ways:
 
@@ -28,9 +28,11 @@ __all__ = [
     "PRIMITIVES",
     "StablePrimitive",
     "expand_primitives",
+    "heaviside",
     "log_sigmoid",
     "logit",
     "logsumexp",
+    "relu",
     "sigmoid",
     "softmax",
     "softplus",
@@ -250,7 +252,93 @@ class logsumexp(StablePrimitive):
         return code
 
 
-PRIMITIVES: tuple[type[StablePrimitive], ...] = (sigmoid, softplus, log_sigmoid, logit, logsumexp)
+class heaviside(StablePrimitive):
+    r"""The unit step H(x) = 1 for x > 0 and 0 for x <= 0: the convention at 0 is 0.
+
+    It is relu' away from 0.  At 0 relu has no derivative; 0 is the value
+    numeric.relu_grad, PyTorch and JAX use (any value in [0, 1] is a subgradient).
+    SymPy's ``Heaviside`` takes 1/2 at 0; this one is ``Heaviside(x, 0)``.
+    Its derivative is 0 away from 0 (``DiracDelta`` as a distribution).
+    NumPy form ``where(x > 0, 1.0, 0.0)``.
+    """
+
+    nargs = 1
+    pretty_name = "H"
+
+    @classmethod
+    def definition(cls, x: sp.Expr) -> sp.Expr:
+        return sp.Piecewise((sp.S.One, x > 0), (sp.S.Zero, True))
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_positive:
+            return sp.S.One
+        if x.is_nonpositive:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sp.DiracDelta(self.args[0])
+
+    def _eval_is_nonnegative(self) -> bool | None:
+        return self.args[0].is_extended_real or None
+
+    def _eval_is_integer(self) -> bool | None:
+        return self.args[0].is_extended_real or None
+
+    latex_name = r"H"
+
+    def _numpycode(self, printer: Any) -> str:
+        x = printer._print(self.args[0])
+        return f"{_np(printer, 'where')}(({x}) > 0, 1.0, 0.0)"
+
+
+class relu(StablePrimitive):
+    r"""relu(x) = max(x, 0) = x H(x); its derivative is the step H(x) (0 at 0, by convention).
+
+    Definition ``Piecewise((x, x > 0), (0, True))``, whose branchwise derivative
+    is exactly H with H(0) = 0.  NumPy form ``maximum(x, 0)``.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def definition(cls, x: sp.Expr) -> sp.Expr:
+        return sp.Piecewise((x, x > 0), (sp.S.Zero, True))
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_nonnegative:
+            return x
+        if x.is_nonpositive:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return heaviside(self.args[0])
+
+    def _eval_is_nonnegative(self) -> bool | None:
+        return self.args[0].is_extended_real or None
+
+    latex_name = r"\operatorname{relu}"
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"{_np(printer, 'maximum')}({printer._print(self.args[0])}, 0.0)"
+
+
+PRIMITIVES: tuple[type[StablePrimitive], ...] = (
+    sigmoid,
+    softplus,
+    log_sigmoid,
+    logit,
+    logsumexp,
+    relu,
+    heaviside,
+)
 
 
 def expand_primitives(expr: Any) -> Any:

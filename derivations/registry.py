@@ -54,6 +54,12 @@ TOPICS: tuple[Topic, ...] = (
         "derivations.softmax",
         "Logistic Regression; Large Language Models",
     ),
+    Topic(
+        "backprop",
+        "Backpropagation",
+        "derivations.backprop",
+        "Neural Networks; NN gradient descent; Backpropagation",
+    ),
 )
 
 Builder = Callable[[], Derivation]

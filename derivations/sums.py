@@ -367,10 +367,17 @@ def _delta_cases(e: sp.Expr, splits: int = MAX_DELTA_SPLITS) -> Iterator[sp.Expr
     yield from _delta_cases(e.xreplace({deltas[0]: sp.S.Zero}), splits - 1)
 
 
-def index_normal_form(e: sp.Expr, domain: Domain) -> sp.Expr:
-    """``e`` with derivatives carried out and rules 2-6 applied (sums still standing)."""
+def index_normal_form(e: sp.Expr, domain: Domain, *, expand: bool = True) -> sp.Expr:
+    """``e`` with derivatives carried out and rules 2-6 applied (sums still standing).
+
+    ``expand=False`` keeps the stable primitives (sigmoid, relu, ...) as they are and
+    differentiates them by their ``fdiff`` (each proved equal to the derivative of its
+    definition by tests/test_functions.py): the summands of a network's gradient then
+    keep the same shape on both sides, and the atoms of rule 9 match.
+    """
     ranges = dict(domain.int_ranges)
-    e = _carry_out_derivatives(expand_primitives(_shown_as_computed(e)))
+    e = _shown_as_computed(e)
+    e = _carry_out_derivatives(expand_primitives(e) if expand else e)
     e = _open_intervals_reparametrized(e, domain)
     return _rewrite(_log_of_products(e, ranges), ranges, domain.simplex_bases)
 
@@ -416,17 +423,20 @@ def _shown_as_computed(e: sp.Expr) -> sp.Expr:
 _NOT_SHOWN = (AttributeError, IndexError, RecursionError)
 
 
-def index_sums_vanish(e: sp.Expr, domain: Domain) -> bool:
-    """True if the rules show ``e == 0`` on the domain's ranges (a proof); False if not shown."""
+def index_sums_vanish(e: sp.Expr, domain: Domain, *, expand: bool = True) -> bool:
+    """True if the rules show ``e == 0`` on the domain's ranges (a proof); False if not shown.
+
+    ``expand``: as in :func:`index_normal_form`.
+    """
     try:
-        return _vanish(e, domain)
+        return _vanish(e, domain, expand)
     except _NOT_SHOWN:
         return False
 
 
-def _vanish(e: sp.Expr, domain: Domain) -> bool:
+def _vanish(e: sp.Expr, domain: Domain, expand: bool = True) -> bool:
     ranges = dict(domain.int_ranges)
-    reduced = index_normal_form(e, domain)
+    reduced = index_normal_form(e, domain, expand=expand)
     for case in _delta_cases(reduced):
         case = _rewrite(case, ranges, domain.simplex_bases)  # a substitution may enable a rule
         if not any(
