@@ -16,8 +16,9 @@ the domain (fast, and it stops a wrong claim before ``simplify`` hangs on
 it); then cheap normal forms, ``cancel(together(expand(e.rewrite(exp))))``, are
 tried on the symbols with their assumptions, case by case over finite sets,
 and over bounded intervals reparametrized by a positive symbol; ``simplify``
-comes last.  Every attempt runs under the time budget; one that runs out is
-named in the verdict's ``method``.
+comes last.  A claim with sums over a symbolic range (``Sum``, ``KroneckerDelta``)
+first goes through the rules of :mod:`derivations.sums`.  Every attempt runs
+under the time budget; one that runs out is named in the verdict's ``method``.
 
 Relations work the same way: ``check_equal(rel)`` asks whether ``rel`` holds
 on the domain, ``check_equal(rel1, rel2)`` whether the two are equivalent.

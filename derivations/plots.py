@@ -249,7 +249,7 @@ def _comparisons(name: str, z: Array) -> list[tuple[str, str, Callable[[], Array
             "log_sigmoid": ("PyTorch logsigmoid", lambda: nnf.logsigmoid(t)),
             "softplus": ("PyTorch softplus", lambda: nnf.softplus(t)),
             "bce_with_logits": (
-                "PyTorch BCE with logits",
+                "PyTorch BCE",
                 lambda: nnf.binary_cross_entropy_with_logits(
                     t, torch.full_like(t, BCE_LABEL), reduction="none"
                 ),
@@ -310,10 +310,10 @@ def ulp_errors(points: int = 601) -> tuple[list[UlpPanel], list[str]]:
     for name, formula, ours, expr in _ulp_functions():
         exact_at = reference(expr, [sym])
         exact = [exact_at(float(v)) for v in z]
-        curves = [UlpCurve("naive " + name, "naive", z, ulps(_naive(name, z), exact))]
+        curves = [UlpCurve("naive formula", "naive", z, ulps(_naive(name, z), exact))]
         for label, kind, thunk in _comparisons(name, z):
             curves.append(UlpCurve(label, kind, z, ulps(thunk(), exact)))
-        curves.append(UlpCurve("verigrad " + name, "verigrad", z, ulps(ours(z), exact)))
+        curves.append(UlpCurve("verigrad", "verigrad", z, ulps(ours(z), exact)))
         panels.append(UlpPanel(name, formula, tuple(curves)))
     missing = [
         f"{lib} not installed: not shown"
@@ -390,7 +390,10 @@ def figure_sigmoid() -> Plot:
     ax.set_title("The sigmoid and its derivative")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
-    caption = "The sigmoid and its derivative; the derivative never exceeds 1/4, reached at z = 0."
+    caption = (
+        r"The sigmoid and its derivative: $\sigma'(z) = \sigma(z)(1 - \sigma(z)) \le 1/4$,"
+        r" with equality at $z = 0$."
+    )
     return Plot("sigmoid", caption, fig)
 
 
@@ -407,10 +410,10 @@ def figure_softmax_temperature() -> Plot:
     ax.set(xlabel="temperature $T$ (log scale)", ylabel=r"softmax$(z/T)_k$", ylim=(-0.02, 1.02))
     ax.set_title("Softmax of z = (1, 2, 8) as the temperature varies")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="center right")
+    ax.legend(loc="center left")
     caption = (
-        "Softmax of the notes' logits (1, 2, 8) against the temperature T: "
-        "one-hot as T goes to 0, uniform as T grows."
+        "Softmax of the notes' logits (1, 2, 8) against the temperature $T$: "
+        "one-hot as $T$ goes to 0, uniform as $T$ grows."
     )
     return Plot("softmax-temperature", caption, fig)
 
@@ -459,12 +462,12 @@ def figure_finite_differences() -> Plot:
     ax.set_ylim(1e-19, 10.0)
     ax.set_title(r"Numeric derivatives of $\sigma$ at $z = 1$: error against step size")
     ax.grid(alpha=0.3, which="major")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     caption = (
-        "Error of numeric derivatives of the sigmoid at z = 1 against the step h: the V of "
-        "central differences (truncation against round-off), Ridders' extrapolation from each "
-        "starting step, and the complex step, flat at the rounding level; stars mark the steps "
-        "numeric.finite_diff uses."
+        "Error of numeric derivatives of the sigmoid at $z = 1$ against the step $h$: the V of "
+        r"central differences (truncation $\sim h^2$ against round-off $\sim\epsilon/h$), "
+        "Ridders' extrapolation from each starting step, and the complex step, flat at the "
+        "rounding level; stars mark the steps numeric.finite_diff uses."
     )
     return Plot("finite-differences", caption, fig)
 
@@ -478,15 +481,19 @@ _ULP_STYLE = {
 }
 
 
+# Where each panel's legend covers no points: away from the z where the naive form fails.
+_LEGEND_AT = {"sigmoid": "center right", "softplus": "center right"}
+
+
 def _worst_text(value: float) -> str:
-    return "non-finite" if not np.isfinite(value) else f"max {value:.3g} ulp"
+    return "inf or NaN" if not np.isfinite(value) else f"max {value:.2g} ulp"
 
 
 def figure_ulp_error(points: int = 601) -> Plot:
     """One panel per function: ulps against z (symmetric log) for each implementation."""
     panels, missing = ulp_errors(points)
     rows = (len(panels) + 1) // 2
-    fig = _figure(11.0, 4.6 * rows)
+    fig = _figure(10.0, 3.6 * rows + 0.6)
     axes = fig.subplots(rows, 2, squeeze=False).ravel()
     for ax, panel in zip(axes, panels):
         for curve in panel.curves:
@@ -494,7 +501,7 @@ def figure_ulp_error(points: int = 601) -> Plot:
             ax.scatter(
                 curve.z,
                 np.clip(shown, ULP_FLOOR, None),
-                label=f"{curve.label} ({_worst_text(curve.worst)})",
+                label=f"{curve.label}: {_worst_text(curve.worst)}",
                 **_ULP_STYLE[curve.kind],
             )
         ax.set_xscale("symlog", linthresh=1.0)
@@ -502,10 +509,10 @@ def figure_ulp_error(points: int = 601) -> Plot:
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.set_yscale("log")
         ax.set_ylim(ULP_FLOOR / 2, ULP_CEILING * 10)
-        ax.set(xlabel="$z$ (symmetric log scale, linear in [-1, 1])", ylabel="error (ulps)")
+        ax.set(xlabel="$z$ (symmetric log scale)", ylabel="error (ulps)")
         ax.set_title(panel.formula)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, ncol=2)
+        ax.legend(loc=_LEGEND_AT.get(panel.name, "center left"), fontsize=9)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     note = "; ".join(missing) if missing else "SciPy and PyTorch installed"
@@ -515,8 +522,8 @@ def figure_ulp_error(points: int = 601) -> Plot:
         fontsize=11,
     )
     caption = (
-        "Error in ulps against the 50-digit reference across z in [-745, 745]: numeric's stable "
-        "forms stay within a few ulps where the naive formulas overflow or cancel "
+        r"Error in ulps against the 50-digit reference across $z \in [-745, 745]$: numeric's "
+        "stable forms stay within a few ulps where the naive formulas overflow or cancel "
         f"(0 ulp drawn at {ULP_FLOOR}; {note})."
     )
     return Plot("ulp-error", caption, fig)
