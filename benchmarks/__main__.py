@@ -6,6 +6,7 @@ import sys
 import time
 
 from benchmarks import (
+    activations,
     backprop,
     check_cli,
     gradcheck,
@@ -19,7 +20,7 @@ from benchmarks import (
 def main() -> int:
     start = time.monotonic()
     ok = True
-    for bench in (verify_time, check_cli, gradcheck, logistic, softmax, backprop):
+    for bench in (verify_time, check_cli, gradcheck, activations, logistic, softmax, backprop):
         bench_start = time.monotonic()
         ok &= bench.run()
         name = bench.__name__.rsplit(".", 1)[-1]

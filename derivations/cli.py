@@ -141,22 +141,21 @@ def _print(text: str) -> None:
 
 
 def _check_names(names: Sequence[str]) -> list[str]:
-    """Derivation names; a topic key (``verigrad verify logistic``) stands for its derivations."""
     known = registry.names()
-    topics = {t.key for t in registry.TOPICS}
-    expanded = [m for n in names for m in (registry.names(n) if n in topics else [n])]
-    unknown = [n for n in expanded if n not in known]
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise UsageError(f"unknown derivation {', '.join(map(repr, unknown))}; see 'verigrad list'")
-    return expanded or known
+    return list(names) or known
+
+
+def _check_topic(topic: str | None) -> None:
+    topics = {t.key for t in registry.TOPICS}
+    if topic is not None and topic not in topics:
+        raise UsageError(f"unknown topic {topic!r}; expected one of {', '.join(sorted(topics))}")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    topics = {t.key for t in registry.TOPICS}
-    if args.topic is not None and args.topic not in topics:
-        raise UsageError(
-            f"unknown topic {args.topic!r}; expected one of {', '.join(sorted(topics))}"
-        )
+    _check_topic(args.topic)
     for d in registry.all(args.topic):
         _print(f"{d.name:<36} {d.topic:<12} {render.why_text(d.title)}")
     return EXIT_OK
@@ -174,7 +173,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    _check_topic(args.topic)
     names = _check_names(args.names)
+    if args.topic is not None:
+        names = [n for n in names if registry.get(n).topic == args.topic]
     start = time.monotonic()
 
     def show(report: DerivationReport) -> None:
@@ -469,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--budget", type=_positive_float, default=None, help="seconds per step")
+    p.add_argument("--topic", help="only this topic's derivations")
     _add_jobs(p)
     p.set_defaults(run=cmd_verify)
 

@@ -124,3 +124,10 @@ def test_report_writes_the_book(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_jobs_must_be_a_positive_whole_number(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", "--jobs", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_verify_one_topic(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "--topic", "sigmoid"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(derivations.names('sigmoid'))} derivations" in out.splitlines()[-1]
+    assert main(["verify", "--topic", "nope"]) == 2
