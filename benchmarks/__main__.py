@@ -7,6 +7,7 @@ import time
 
 from benchmarks import (
     activations,
+    attention,
     backprop,
     check_cli,
     gradcheck,
@@ -20,7 +21,16 @@ from benchmarks import (
 def main() -> int:
     start = time.monotonic()
     ok = True
-    for bench in (verify_time, check_cli, gradcheck, activations, logistic, softmax, backprop):
+    for bench in (
+        verify_time,
+        check_cli,
+        gradcheck,
+        activations,
+        logistic,
+        softmax,
+        backprop,
+        attention,
+    ):
         bench_start = time.monotonic()
         ok &= bench.run()
         name = bench.__name__.rsplit(".", 1)[-1]

@@ -5,16 +5,78 @@ two fractions prints as one fraction.  A step that says "split the fraction"
 must show the split: :func:`shown_product` keeps each factor as written.  The
 verifier is not affected: ``doit()`` (which every check runs first) removes
 the wrapping.
+
+:func:`shown` gives a large expression a short name for display (``L`` for a
+loss written out over nine exponentials); :func:`shown_matrix` names each
+entry of a matrix (``(P^T G)_{ij}``), so a step about a product of matrices
+prints as that product, entry by entry.  Both unwrap on ``doit()``.
 """
 
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.symbol import Str
 
-__all__ = ["shown_product"]
+__all__ = ["Shown", "shown", "shown_matrix", "shown_product"]
 
 
 def shown_product(*factors: sp.Expr | int) -> sp.Expr:
     """The product of ``factors``, printed factor by factor in the given order."""
     shown = [sp.sympify(f) for f in factors]
     return sp.Mul(*[f if f.is_Number else sp.UnevaluatedExpr(f) for f in shown], evaluate=False)
+
+
+class Shown(sp.Expr):
+    """An expression printed as a name; ``doit()`` returns the expression itself.
+
+    ``args`` are the expression and the name (a ``Str``, LaTeX), so the free
+    symbols are the expression's: the verifier samples the right variables.
+    """
+
+    def __new__(cls, expr: sp.Expr, name: str) -> Shown:
+        return sp.Expr.__new__(cls, sp.sympify(expr), Str(name))  # type: ignore[no-any-return]
+
+    @property
+    def expr(self) -> sp.Expr:
+        return self.args[0]
+
+    @property
+    def name(self) -> str:
+        return str(self.args[1])
+
+    def doit(self, **hints: object) -> sp.Expr:
+        return self.expr.doit(**hints) if hints.get("deep", True) else self.expr
+
+    def _eval_derivative(self, x: sp.Symbol) -> sp.Expr:
+        return sp.diff(self.expr, x)
+
+    def _latex(self, printer: object) -> str:
+        return self.name
+
+    def plain_name(self) -> str:
+        """The name with its LaTeX macros turned into unicode, for text output."""
+        from derivations.render import why_text  # render imports core; import late
+
+        return why_text("$%s$" % self.name.replace(r"\left", "").replace(r"\right", ""))
+
+    def _sympystr(self, printer: object) -> str:
+        return self.plain_name()
+
+    def _pretty(self, printer: object) -> object:
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        return prettyForm(self.plain_name())
+
+
+def shown(expr: sp.Expr, name: str) -> Shown:
+    """``expr``, printed as ``name`` (LaTeX source)."""
+    return Shown(expr, name)
+
+
+def shown_matrix(matrix: sp.MatrixBase, name: str) -> sp.ImmutableMatrix:
+    """``matrix`` with each entry printed as ``(name)_{ij}`` (1-based indices)."""
+    return sp.ImmutableMatrix(
+        matrix.rows,
+        matrix.cols,
+        lambda i, j: Shown(matrix[i, j], r"\left(%s\right)_{%d%d}" % (name, i + 1, j + 1)),
+    )

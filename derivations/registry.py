@@ -60,6 +60,10 @@ TOPICS: tuple[Topic, ...] = (
         "derivations.backprop",
         "Neural Networks; NN gradient descent; Backpropagation",
     ),
+    Topic("attention", "Attention", "derivations.attention", "Attention"),
+    Topic(
+        "transformer", "The transformer block", "derivations.transformer", "Multilayer Perceptron"
+    ),
 )
 
 Builder = Callable[[], Derivation]

@@ -22,6 +22,7 @@ from numeric.activations import (
     softmax_jacobian,
     softplus,
 )
+from numeric.attention import attention, attention_backward
 from numeric.finite_diff import (
     EntryCheck,
     GradcheckReport,
@@ -53,6 +54,8 @@ __all__ = [
     "EntryCheck",
     "GradcheckReport",
     "assert_gradient",
+    "attention",
+    "attention_backward",
     "bce",
     "bce_with_logits",
     "bce_with_logits_grad",
