@@ -11,6 +11,7 @@ from benchmarks import (
     backprop,
     check_cli,
     gradcheck,
+    logistic,
     softmax,
     summary_markdown,
     verify_time,
@@ -20,7 +21,16 @@ from benchmarks import (
 def main() -> int:
     start = time.monotonic()
     ok = True
-    for bench in (verify_time, check_cli, gradcheck, activations, softmax, backprop, attention):
+    for bench in (
+        verify_time,
+        check_cli,
+        gradcheck,
+        activations,
+        logistic,
+        softmax,
+        backprop,
+        attention,
+    ):
         bench_start = time.monotonic()
         ok &= bench.run()
         name = bench.__name__.rsplit(".", 1)[-1]

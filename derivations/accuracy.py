@@ -220,8 +220,8 @@ def _measure_bce_with_logits() -> AccuracyRow | None:
                 got = fn(np.array([x]), np.array([label]))
             errors.append(ulps(float(np.ravel(got)[0]), want))
     return AccuracyRow(
-        "numeric.losses.bce_with_logits",
-        "hard labels, z in [-745, 745]",
+        "numeric.bce_with_logits",
+        "y in {0, 1}, |z| <= 745",
         len(errors),
         max(errors),
         float(np.median(errors)),

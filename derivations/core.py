@@ -288,7 +288,12 @@ def _integer_symbols(exprs: Iterable[Any], domain: Domain) -> set[sp.Symbol]:
     found: set[sp.Symbol] = set()
     for e in exprs:
         if isinstance(e, sp.Basic):
-            found |= {s for s in e.free_symbols if domain.is_integer_symbol(s)}
+            free = set(e.free_symbols)
+            # d/dw[k]: SymPy leaves the index k out of the derivative's free symbols.
+            for der in e.atoms(sp.Derivative):
+                for var in der.variables:
+                    free |= var.free_symbols
+            found |= {s for s in free if domain.is_integer_symbol(s)}
     # Bounds of ranges name further integer symbols (an index i in 1..K needs K).
     for x in list(found):
         if x in domain.int_ranges:
@@ -646,7 +651,19 @@ def _by_cases(diffs: Sequence[Any], cases: Mapping[Any, list[Any]]) -> list[Any]
     return out
 
 
+def _real_derivatives(d: sp.Expr) -> sp.Expr:
+    """Derivatives of a real function by real variables, as real symbols (SymPy leaves their
+    sign assumptions unknown, so -f'(x)^2 <= 0 would not show)."""
+    subs = {
+        der: sp.Dummy("D", real=True)
+        for der in d.atoms(sp.Derivative)
+        if der.expr.is_real and all(v.is_real for v in der.variables)
+    }
+    return d.xreplace(subs) if subs else d
+
+
 def _sign_shown(d: sp.Expr, strict: bool) -> bool:
+    d = _real_derivatives(d)
     for form in (d, _normal_form(d), sp.factor(_normal_form(d))):
         verdict = form.is_positive if strict else form.is_nonnegative
         if verdict:

@@ -43,6 +43,12 @@ class Topic:
 TOPICS: tuple[Topic, ...] = (
     Topic("sigmoid", "The sigmoid", "derivations.sigmoid", "Logistic Regression"),
     Topic(
+        "logistic",
+        "Logistic regression and binary cross-entropy",
+        "derivations.logistic",
+        "Logistic Regression; Deriving BCE",
+    ),
+    Topic(
         "softmax",
         "Softmax and multiclass cross-entropy",
         "derivations.softmax",

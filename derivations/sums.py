@@ -149,7 +149,11 @@ def _positive(e: sp.Expr, ranges: Ranges) -> bool:
     if e.is_positive:
         return True
     if isinstance(e, (sp.Add, sp.Mul)):
-        return all(_positive(a, ranges) for a in e.args)
+        if all(_positive(a, ranges) for a in e.args):
+            return True
+        # Over a common denominator: 1 - t/(1 + t) is 1/(1 + t).
+        common = sp.factor_terms(sp.together(e)) if isinstance(e, sp.Add) else e
+        return not isinstance(common, sp.Add) and common != e and _positive(common, ranges)
     if isinstance(e, sp.Pow):
         return _positive(e.base, ranges) and bool(e.exp.is_real)
     if isinstance(e, sp.exp):
@@ -372,8 +376,46 @@ def index_normal_form(e: sp.Expr, domain: Domain, *, expand: bool = True) -> sp.
     keep the same shape on both sides, and the atoms of rule 9 match.
     """
     ranges = dict(domain.int_ranges)
+    e = _shown_as_computed(e)
     e = _carry_out_derivatives(expand_primitives(e) if expand else e)
+    e = _open_intervals_reparametrized(e, domain)
     return _rewrite(_log_of_products(e, ranges), ranges, domain.simplex_bases)
+
+
+def _open_intervals_reparametrized(e: sp.Expr, domain: Domain) -> sp.Expr:
+    """Entries x[i] of a base on an open interval (a, b) written as (a + b t_i) / (1 + t_i).
+
+    An exact change of variables (t_i > 0 ranges over all of (a, b)), the one
+    the verifier uses for symbols; it makes x[i] - a and b - x[i] visibly
+    positive, so logs of (1 - p_i) split for a probability p_i in (0, 1).
+    """
+    for base, s in domain.base_sets.items():
+        if not (isinstance(s, sp.Interval) and s.left_open and s.right_open):
+            continue
+        a, b = s.inf, s.sup
+        if not (a.is_finite and b.is_finite) or not e.has(base):
+            continue
+        t = sp.IndexedBase(sp.Dummy(f"t_{base.label}"), positive=True)
+        e = e.replace(
+            lambda n, base=base: isinstance(n, sp.Indexed) and n.base == base,
+            lambda n, a=a, b=b, t=t: (a + b * t[n.indices]) / (1 + t[n.indices]),
+        )
+        # Bases of powers and arguments of logs over a common denominator, so that their
+        # sign shows: 1 - t/(1 + t) becomes 1/(1 + t).
+        e = e.replace(
+            lambda n, t=t: isinstance(n, sp.Pow) and isinstance(n.base, sp.Add) and n.base.has(t),
+            lambda n: sp.together(n.base) ** n.exp,
+        )
+        e = e.replace(
+            lambda n, t=t: isinstance(n, sp.log) and isinstance(n.args[0], sp.Add) and n.has(t),
+            lambda n: sp.log(sp.together(n.args[0])),
+        )
+    return e
+
+
+def _shown_as_computed(e: sp.Expr) -> sp.Expr:
+    """Factors kept apart for display (derivations.notation.shown_product) multiplied out."""
+    return e.replace(lambda n: isinstance(n, sp.UnevaluatedExpr), lambda n: n.args[0])
 
 
 # An expression the rules were not written for (deep nesting, unusual objects) is left
@@ -397,10 +439,50 @@ def _vanish(e: sp.Expr, domain: Domain, expand: bool = True) -> bool:
     reduced = index_normal_form(e, domain, expand=expand)
     for case in _delta_cases(reduced):
         case = _rewrite(case, ranges, domain.simplex_bases)  # a substitution may enable a rule
-        flat = _atomize(case, ranges)
-        if sp.cancel(sp.together(_expand(flat))) != 0:
+        if not any(
+            sp.cancel(sp.together(_expand(_atomize(form, ranges)))) == 0
+            for form in (case, _combined(case))
+        ):
             return False
     return True
+
+
+def _combined(e: sp.Expr) -> sp.Expr:
+    """Rule 10: sums over the same range gathered into one, its summand in normal form.
+
+    Terms c * sum_k f(k), with c free of k, over the same limits become
+    sum_k (c_1 f_1(k) + c_2 f_2(k) + ...); inside it, for a fixed k, inner
+    sums are atoms (rule 9) and the summand goes to cancel(together(...)).
+    So the same sum written two ways (the derivative of a loss, and the
+    residual times the feature) cancels although no rule splits it evenly.
+    """
+    rest: list[sp.Expr] = []
+    groups: dict[tuple[Any, ...], list[sp.Expr]] = {}
+    for term in sp.Add.make_args(_expand(e)):
+        sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+        bound = {k for s in sums for k, _, _ in s.limits}
+        if len(sums) != 1 or (term / sums[0]).free_symbols & bound:
+            rest.append(term)
+            continue
+        (s,) = sums
+        groups.setdefault(tuple(s.limits), []).append(term / s * s.function)
+    out = [sp.Add(*rest)]
+    for limits, parts in groups.items():
+        normal = _summand_normal_form(sp.Add(*parts))
+        out.append(sp.Sum(normal, *limits) if normal != 0 else sp.S.Zero)
+    return sp.Add(*out)
+
+
+def _summand_normal_form(f: sp.Expr) -> sp.Expr:
+    """cancel(together(...)) of one summand, its inner sums held as atoms (rule 9)."""
+    atoms: dict[sp.Basic, sp.Dummy] = {}
+
+    def atom(inner: sp.Sum) -> sp.Dummy:
+        return atoms.setdefault(inner, sp.Dummy("S"))
+
+    flat = f.replace(lambda n: isinstance(n, sp.Sum), atom)
+    normal = sp.cancel(sp.together(_expand(flat)))
+    return normal.xreplace({d: inner for inner, d in atoms.items()})
 
 
 def _peel(e: sp.Expr, ranges: Ranges) -> sp.Expr:

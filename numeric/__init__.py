@@ -33,8 +33,16 @@ from numeric.finite_diff import (
     jacobian,
     ridders,
 )
-from numeric.losses import cross_entropy, cross_entropy_grad
+from numeric.losses import (
+    bce,
+    bce_with_logits,
+    bce_with_logits_grad,
+    cross_entropy,
+    cross_entropy_grad,
+)
 from numeric.models import (
+    logistic_regression_grad,
+    logistic_regression_loss,
     mlp_forward,
     mlp_loss,
     mlp_loss_and_grads,
@@ -48,6 +56,9 @@ __all__ = [
     "assert_gradient",
     "attention",
     "attention_backward",
+    "bce",
+    "bce_with_logits",
+    "bce_with_logits_grad",
     "central_difference",
     "complex_step",
     "cross_entropy",
@@ -56,6 +67,8 @@ __all__ = [
     "jacobian",
     "log_sigmoid",
     "log_softmax",
+    "logistic_regression_grad",
+    "logistic_regression_loss",
     "logsumexp",
     "mlp_forward",
     "mlp_loss",
