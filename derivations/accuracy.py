@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -200,33 +201,71 @@ def _optional(module: str, name: str) -> Callable[..., np.ndarray] | None:
         return None
 
 
-def _measure_bce_with_logits() -> AccuracyRow | None:
-    """bce_with_logits(z, y) for hard labels against softplus(z) - y z at 50 digits."""
-    fn = _optional("numeric.losses", "bce_with_logits")
-    if fn is None:
-        return None
-    start = time.monotonic()
+def _measure_bce_with_logits() -> list[AccuracyRow]:
+    """bce_with_logits(z, y) and its gradient sigma(z) - y, hard labels, against
+    softplus(z) - y z and its derivative at 50 digits; the gradient also against
+    Ridders' extrapolation on the loss."""
+    loss_fn = _optional("numeric.losses", "bce_with_logits")
+    grad_fn = _optional("numeric.losses", "bce_with_logits_grad")
+    if loss_fn is None or grad_fn is None:
+        return []
     y = sp.Symbol("y", real=True)
-    exact = reference(sp.log(1 + sp.exp(z)) - y * z, [z, y])
-    errors = []
+    loss_expr = sp.log(1 + sp.exp(z)) - y * z
+    rows = []
+    for name, fn, expr in (
+        ("bce_with_logits", loss_fn, loss_expr),
+        ("bce_with_logits_grad", grad_fn, loss_expr.diff(z)),
+    ):
+        start = time.monotonic()
+        exact = reference(expr, [z, y])
+        errors = []
+        for label in (0.0, 1.0):
+            grid = _scalar_grid()
+            got = np.ravel(fn(grid, np.full_like(grid, label)))
+            for x, g in zip(grid, got):
+                want = exact(mpmath.mpf(float(x)), mpmath.mpf(label))
+                if _is_normal(want):
+                    errors.append(ulps(float(g), want))
+        symbolic = finite = None
+        if name == "bce_with_logits_grad":
+            symbolic, finite = _agreement_bce_grad(loss_fn, grad_fn, exact)
+        rows.append(
+            AccuracyRow(
+                f"numeric.{name}",
+                "y in {0, 1}, |z| <= 745",
+                len(errors),
+                max(errors),
+                float(np.median(errors)),
+                symbolic,
+                finite,
+                elapsed_s=time.monotonic() - start,
+            )
+        )
+    return rows
+
+
+def _agreement_bce_grad(
+    loss_fn: Callable[..., np.ndarray], grad_fn: Callable[..., np.ndarray], exact: Any
+) -> tuple[float, float]:
+    """The gradient against the 50-digit derivative and Ridders, |z| <= 30."""
+    points = np.linspace(-30.0, 30.0, 61)
+    worst_symbolic = worst_finite = 0.0
     for label in (0.0, 1.0):
-        for x in _scalar_grid():
-            want = exact(mpmath.mpf(float(x)), mpmath.mpf(label))
-            if not _is_normal(want):
-                continue
-            try:
-                got = fn(np.array([x]), np.array([label]), reduction="none")
-            except TypeError:
-                got = fn(np.array([x]), np.array([label]))
-            errors.append(ulps(float(np.ravel(got)[0]), want))
-    return AccuracyRow(
-        "numeric.bce_with_logits",
-        "y in {0, 1}, |z| <= 745",
-        len(errors),
-        max(errors),
-        float(np.median(errors)),
-        elapsed_s=time.monotonic() - start,
-    )
+        labels = np.full_like(points, label)
+        implemented = grad_fn(points, labels)
+        symbolic = np.array([float(exact(mpmath.mpf(float(x)), mpmath.mpf(label))) for x in points])
+        # The stable form uses |z|, not analytic: Ridders' extrapolation, not the complex step.
+        finite = np.array(
+            [
+                numeric.ridders(lambda a, lab=label: loss_fn(a, np.full(a.shape, lab)), [x])[0][
+                    0, 0
+                ]
+                for x in points
+            ]
+        )
+        worst_symbolic = max(worst_symbolic, _relative(implemented, symbolic))
+        worst_finite = max(worst_finite, _relative(implemented, finite))
+    return worst_symbolic, worst_finite
 
 
 def _measure_cross_entropy() -> list[AccuracyRow]:
@@ -320,8 +359,7 @@ def measure_all(on_done: Callable[[AccuracyRow], None] | None = None) -> list[Ac
             *agreements["numeric.softmax_jacobian"],
         )
     )
-    done(_measure_bce_with_logits())
-    for row in _measure_cross_entropy():
+    for row in [*_measure_bce_with_logits(), *_measure_cross_entropy()]:
         done(row)
     return rows
 
