@@ -10,10 +10,10 @@ import pytest
 
 from derivations.accuracy import measure_all, ulps
 
-# Bars: 4 ulp for the scalar functions (issue 2) and the BCE with logits (issue 4); 8 ulp for log_softmax, cross_entropy
-# and its gradient (issue 5); softmax within 2e-13 relative (~900 ulp; measured far
-# below). Gradients agree with the 50-digit symbolic derivative to a few ulps (1e-14
-# leaves ~45 ulps of headroom).
+# Bars: 4 ulp for the scalar functions (issue 2) and the BCE with logits (issue 4);
+# 8 ulp for log_softmax, cross_entropy and its gradient (issue 5); softmax within
+# 2e-13 relative (~900 ulp; measured far below). Gradients agree with the 50-digit
+# symbolic derivative to a few ulps (1e-14 leaves ~45 ulps of headroom).
 ULP_BARS = {
     "numeric.sigmoid": 4,
     "numeric.sigmoid_grad": 4,
