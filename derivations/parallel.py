@@ -22,6 +22,10 @@ __all__ = ["default_jobs", "run_parallel"]
 
 # Beyond a few workers the start-up and pickling cost more than they save.
 MAX_DEFAULT_JOBS = 4
+# Longest wait for the next result before the workers are given up for lost (a
+# forked worker can deadlock on a lock another thread held at the fork); the
+# items left are then done here.  Every check inside has its own, shorter budget.
+WORKER_SILENCE_S = 300.0
 
 
 def default_jobs() -> int:
@@ -34,9 +38,12 @@ def default_jobs() -> int:
 
 
 def _can_fork() -> bool:
+    """Fork only from a single-threaded process: a lock held by another thread at
+    the fork stays locked forever in the child."""
     return (
         "fork" in multiprocessing.get_all_start_methods()
         and threading.current_thread() is threading.main_thread()
+        and threading.active_count() == 1
     )
 
 
@@ -79,9 +86,20 @@ def run_parallel(
                 on_result(item, results[i])
         return results
     ctx = multiprocessing.get_context("fork")
+    done = [False] * len(items)
     with ctx.Pool(min(jobs, len(items))) as pool:
-        for i, result in pool.imap_unordered(_Call(fn), list(enumerate(items))):
-            results[i] = result
+        results_iter = pool.imap_unordered(_Call(fn), list(enumerate(items)))
+        try:
+            for _ in items:
+                i, result = results_iter.next(timeout=WORKER_SILENCE_S)
+                results[i], done[i] = result, True
+                if on_result is not None:
+                    on_result(items[i], result)
+        except multiprocessing.TimeoutError:
+            pool.terminate()
+    for i, item in enumerate(items):  # what the workers did not finish
+        if not done[i]:
+            results[i] = fn(item)
             if on_result is not None:
-                on_result(items[i], result)
+                on_result(item, results[i])
     return results

@@ -61,3 +61,36 @@ def test_budgets_work_inside_the_workers() -> None:
 def test_jobs_must_be_positive() -> None:
     with pytest.raises(ValueError, match="jobs"):
         run_parallel(_square, [1], jobs=0)
+
+
+def _stuck_in_worker(n: int) -> int:
+    if os.getpid() != PARENT_PID:
+        time.sleep(60)  # a worker that never answers, as a deadlocked one would
+    return n
+
+
+PARENT_PID = os.getpid()
+
+
+def test_silent_workers_are_given_up_and_the_items_done_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from derivations import parallel
+
+    monkeypatch.setattr(parallel, "WORKER_SILENCE_S", 0.5)
+    start = time.monotonic()
+    assert run_parallel(_stuck_in_worker, [1, 2, 3], jobs=2) == [1, 2, 3]
+    assert time.monotonic() - start < 30
+
+
+def test_a_threaded_process_does_not_fork() -> None:
+    import threading
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert set(run_parallel(_pid, [1, 2, 3], jobs=2)) == {os.getpid()}
+    finally:
+        stop.set()
+        other.join()
