@@ -896,6 +896,7 @@ def _attention() -> Iterator[NoteClaim]:
         1,
         reason="three keys, one query",
     )
+    yield _softmax_axis()
     yield NoteClaim(
         "attention-pattern-a-i",
         ATT,
@@ -944,6 +945,33 @@ def _attention() -> Iterator[NoteClaim]:
     )
     yield _scaled_variance()
     yield from _projection_shapes()
+
+
+def _softmax_axis() -> NoteClaim:
+    """A softmax down each column of Q K^T normalises over queries, not keys."""
+    scores = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"s_{i + 1}{j + 1}", real=True))
+    by_column = sp.Matrix(_softmax_rows(scores.T)).T
+    by_row = sp.Matrix(_softmax_rows(scores))
+    return NoteClaim(
+        "softmax-per-column",
+        ATT,
+        r"\text{a softmax at each column, or query}: \text{Attention}(Q, K, V) ="
+        r" \text{softmax}\left(\frac{QK^T}{\sqrt{d_k}}\right) V",
+        sp.Add(*by_column.row(0)),
+        1,
+        reason=(
+            "in the formula the queries are the rows of Q, so row i of QK^T holds query i's"
+            " scores; a softmax down each column normalises over the queries, and the"
+            " weights query 1 gives the values no longer sum to 1 (two tokens). The"
+            " column picture of the notes has queries as columns: there a column"
+            " softmax is right, but it is the transpose of the formula"
+        ),
+        correction=Correction(
+            r"\text{softmax over each row (over the keys, for each query) of } QK^T/\sqrt{d_k}",
+            sp.Add(*by_row.row(0)),
+            1,
+        ),
+    )
 
 
 def _softmax_rows(scores: sp.Matrix) -> list[list[Any]]:

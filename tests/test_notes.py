@@ -26,8 +26,9 @@ from derivations.notes import (
 # the 1/N of the mean BCE, the sign of the gradient of L as the notes define it (twice),
 # the y for yhat in dl/dyhat and the product built on it, yhat - y for dL/dyhat in the
 # multiclass case and the chain built on it, digits "0-10", an "integer" bias, "z(a - y)"
-# for 2(a - y), n = 1..288 for 12,288, A_i = K_i Q_i, the transposed W_Q shape, equal dot
-# products read as "both", rows where columns are meant, and the R/C index ranges.
+# for 2(a - y), n = 1..288 for 12,288, a column softmax of QK^T, A_i = K_i Q_i, the
+# transposed W_Q shape, equal dot products read as "both", rows where columns are meant,
+# and the R/C index ranges.
 KNOWN_ERRATA = {
     "bce-log-likelihood-mean",
     "gradient-descent-sign",
@@ -41,6 +42,7 @@ KNOWN_ERRATA = {
     "dC0-da-previous",
     "embedding-rows",
     "attention-pattern-a-i",
+    "softmax-per-column",
     "wq-shape",
     "jordan-michael",
     "down-projection-rows",
