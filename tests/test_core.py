@@ -244,7 +244,8 @@ def test_budget_holds_off_the_main_thread() -> None:
 
 def test_a_timed_out_proof_says_so() -> None:
     v = check_equal(*HARD, budget_s=0.3, points=2)
-    assert "budget" in v.detail or "budget" in v.method or v.status == "proved"
+    said = v.detail + " " + v.method
+    assert "budget" in said or "no time left" in said or v.status == "proved"
 
 
 def test_strings_are_refused_not_parsed() -> None:
