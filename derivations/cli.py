@@ -260,15 +260,19 @@ def _measured_accuracy() -> list[Any]:
 
 def _figures(directory: Path) -> list[tuple[Path, str]]:
     """The plots as (PNG path relative to the book, caption), when matplotlib is installed."""
-    try:
-        from derivations import plots  # type: ignore[attr-defined]
+    from derivations import plots
 
-        written = plots.write_all(directory)
-    except ImportError as exc:
-        _print(f"figures: skipped ({exc}; pip install 'verigrad[plot]')")
+    def written(png: Path, svg: Path, seconds: float) -> None:
+        _print(f"wrote {png} and {svg.suffix} ({seconds:.1f} s)")
+
+    start = time.monotonic()
+    try:
+        pairs = plots.write_all(directory, on_written=written)
+    except plots.MissingExtra as exc:
+        _print(f"figures: skipped ({exc})")
         return []
-    _print(f"figures: {len(written)} written to {directory}")
-    return [(Path(p).relative_to(directory.parent), caption) for p, caption in written]
+    _print(f"figures: {len(pairs)} written to {directory} ({time.monotonic() - start:.1f} s)")
+    return [(Path(p).relative_to(directory.parent), caption) for p, caption in pairs]
 
 
 def _pdflatex(tex: Path) -> bool:

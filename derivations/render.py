@@ -355,7 +355,7 @@ def _figures_latex(figures: Sequence[tuple[Any, str]]) -> list[str]:
     for path, caption in figures:
         out.append(
             r"\begin{figure}[htbp]\centering"
-            rf"\includegraphics[width=\linewidth,height=0.4\textheight,keepaspectratio]{{{path}}}"
+            rf"\includegraphics[width=\linewidth,height=0.6\textheight,keepaspectratio]{{{path}}}"
             rf"\caption{{{prose_latex(caption)}}}\end{{figure}}"
         )
     return out
