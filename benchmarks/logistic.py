@@ -94,6 +94,7 @@ def speed() -> bool:
     if torch is not None:
         ratio_t = med["ours"] / med["pytorch autograd"]
         ok &= ratio_t <= BAR_TORCH
+        record("logistic_regression_grad N=1e6 d=64", "time / torch autograd", ratio_t, BAR_TORCH)
         print(
             f"  ours / pytorch autograd: {ratio_t:.2f} (bar {BAR_TORCH}; torch {torch.__version__})"
         )
