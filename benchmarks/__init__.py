@@ -8,9 +8,36 @@ same run, medians of repetitions.
 
 from __future__ import annotations
 
+import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["RESULTS", "Result", "record", "summary_markdown"]
+__all__ = ["RESULTS", "Result", "median_times", "optional_torch", "record", "summary_markdown"]
+
+
+def optional_torch() -> Any | None:
+    """PyTorch if it is installed (it is never a dependency), else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def median_times(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function over ``repeats`` runs, after one warm-up run;
+    the runs are interleaved so that the machine's load falls on all alike."""
+    runs: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            runs[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in runs.items()}
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,15 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from benchmarks import record
+from benchmarks import median_times, optional_torch, record
 from numeric.attention import attention_backward
 
 HEADS, T, D = 8, 512, 64
@@ -44,30 +42,9 @@ TIME_BAR = 1.2
 MEMORY_BAR = 3.0
 
 
-def _torch() -> Any | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
 def _problem(seed: int = 0) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     return tuple(rng.standard_normal((HEADS, T, D)) for _ in range(4))
-
-
-def _times(fns: dict[str, Callable[[], Any]]) -> dict[str, float]:
-    """Median seconds of each function, runs interleaved so load affects all alike."""
-    runs: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()  # warm up
-    for _ in range(REPEATS):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            runs[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in runs.items()}
 
 
 def _torch_fns(torch: Any, arrays: tuple[np.ndarray, ...], causal: bool) -> dict[str, Any]:
@@ -101,7 +78,7 @@ def peak_score_matrices(causal: bool) -> float:
 
 def measure() -> dict[str, Any]:
     """Times (ms), ratios and peak memory for both causal settings, in this process."""
-    torch = _torch()
+    torch = optional_torch()
     Q, K, V, dO = _problem()
     result: dict[str, Any] = {"torch": torch is not None}
     for causal in (False, True):
@@ -110,7 +87,7 @@ def measure() -> dict[str, Any]:
         }
         if torch is not None:
             fns.update(_torch_fns(torch, (Q, K, V, dO), causal))
-        times = {name: t * 1e3 for name, t in _times(fns).items()}
+        times = {name: t * 1e3 for name, t in median_times(fns, REPEATS).items()}
         result[f"causal={causal}"] = {"ms": times, "memory": peak_score_matrices(causal)}
     return result
 

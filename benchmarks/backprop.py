@@ -17,8 +17,6 @@ PyTorch is optional: without it only our side is measured.
 from __future__ import annotations
 
 import itertools
-import statistics
-import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +24,7 @@ from typing import Any
 import numpy as np
 
 import numeric
-from benchmarks import record
+from benchmarks import median_times, optional_torch, record
 
 SIZES = (784, 256, 256, 10)
 BATCH = 4096
@@ -34,14 +32,6 @@ REPEATS = 7
 TIME_BAR = 1.2
 MEMORY_BAR = 2.0
 CONFIGS = (("sigmoid", "mse"), ("relu", "cross_entropy"))
-
-
-def _torch() -> Any | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 def problem(loss: str, seed: int = 0) -> tuple[list[tuple[np.ndarray, np.ndarray]], Any, Any]:
@@ -73,16 +63,6 @@ def _torch_step(torch: Any, params: list[Any], X: Any, Y: Any, hidden: str, loss
     return value, grads
 
 
-def _median_times(fns: dict[str, Callable[[], Any]]) -> dict[str, float]:
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(REPEATS):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def peak_memory_ratio(hidden: str, loss: str) -> tuple[float, int]:
     """(peak allocated during one call / bytes of the activations kept, that peak)."""
     params, X, Y = problem(loss)
@@ -108,12 +88,12 @@ def time_ratio(torch: Any | None, hidden: str, loss: str) -> tuple[float, float 
         ]
         tX, tY = torch.tensor(X), torch.tensor(Y)
         fns["torch"] = lambda: _torch_step(torch, tp, tX, tY, hidden, loss)
-    times = _median_times(fns)
+    times = median_times(fns, REPEATS)
     return times["ours"], times.get("torch")
 
 
 def run() -> bool:
-    torch = _torch()
+    torch = optional_torch()
     shape = "-".join(map(str, SIZES))
     print(f"mlp_loss_and_grads, {shape}, batch {BATCH}, float64 (median of {REPEATS})")
     ok = True

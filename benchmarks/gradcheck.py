@@ -24,20 +24,12 @@ from typing import Any
 import numpy as np
 
 import numeric
-from benchmarks import record
+from benchmarks import optional_torch, record
 
 REPEATS = 5
 BAR = 3.0
 DELTAS = (1e-2, 1e-3, 1e-6, 1e-9, 1e-11)
 TRIALS = [(seed, entry) for seed in range(5) for entry in range(0, 20, 5)]  # 20 trials
-
-
-def _torch() -> Any | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 def _median_time(fn: Callable[[], Any]) -> float:
@@ -140,7 +132,7 @@ def sensitivity(torch: Any | None) -> dict[str, list[float]]:
 
 
 def run() -> bool:
-    torch = _torch()
+    torch = optional_torch()
     ours, theirs, evaluations = time_comparison(torch)
     print("gradcheck, f(x) = sum(softplus(A x)), A 50 x 1000, float64")
     print(f"  verigrad, complex step: {ours * 1e3:8.1f} ms  ({evaluations} evaluations of f)")

@@ -26,21 +26,13 @@ from typing import Any
 import numpy as np
 
 import numeric
-from benchmarks import record
+from benchmarks import optional_torch, record
 
 N, D = 1_000_000, 64
 REPEATS = 7
 BAR_PRODUCTS = 1.25
 BAR_TORCH = 0.6
 MAX_ULP = 4.0
-
-
-def _torch() -> Any | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -64,7 +56,7 @@ def speed() -> bool:
         "two products": lambda: (X @ w, X.T @ r),
         "ours": lambda: numeric.logistic_regression_grad(w, b, X, y),
     }
-    torch = _torch()
+    torch = optional_torch()
     if torch is not None:
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
 
@@ -133,7 +125,7 @@ def accuracy() -> bool:
             record(
                 f"{fn.__name__}, y = {label}", "worst ulp, z in [-745, 745]", worst, MAX_ULP, "ulp"
             )
-    torch = _torch()
+    torch = optional_torch()
     if torch is not None:
         zt = torch.tensor([40.0], dtype=torch.float64, requires_grad=True)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(

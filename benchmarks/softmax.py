@@ -31,7 +31,7 @@ import mpmath
 import numpy as np
 
 import numeric
-from benchmarks import record
+from benchmarks import median_times, optional_torch, record
 
 ROWS, CLASSES = 200_000, 100
 REPEATS = 7
@@ -41,24 +41,6 @@ VERIFY_BAR_S = 4.0
 MARGINS = (46.0, 60.0)
 ACCURACY_ROWS = 200
 SOFTMAX_REL_BAR = 2e-13
-
-
-def _torch() -> Any | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
-def _median_times(fns: dict[str, Callable[[], Any]]) -> dict[str, float]:
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(REPEATS):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def time_ratio(torch: Any | None) -> tuple[float, float | None]:
@@ -74,7 +56,7 @@ def time_ratio(torch: Any | None) -> tuple[float, float | None]:
             return torch.autograd.grad(loss, tz)[0]
 
         fns["torch"] = torch_grad
-    times = _median_times(fns)
+    times = median_times(fns, REPEATS)
     return times["ours"], times.get("torch")
 
 
@@ -182,7 +164,7 @@ def verify_time() -> tuple[float, float]:
 
 
 def run() -> bool:
-    torch = _torch()
+    torch = optional_torch()
     ok = True
     ours, theirs = time_ratio(torch)
     line = f"  ours {ours * 1e3:7.1f} ms"

@@ -278,20 +278,13 @@ def _figures(directory: Path) -> list[tuple[Path, str]]:
 def _pdflatex(tex: Path) -> bool:
     """Compile the book twice (the contents need a second pass); False if it fails."""
     import shutil
-    import subprocess
 
     if shutil.which("pdflatex") is None:
         _print("pdf: skipped (pdflatex is not installed; on Debian: texlive-latex-base)")
         return True
     start = time.monotonic()
     for _ in range(2):
-        run = subprocess.run(
-            ["pdflatex", "-halt-on-error", "-interaction=nonstopmode", tex.name],
-            cwd=tex.parent,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        run = render.run_pdflatex(tex)
         if run.returncode != 0:
             _print(f"pdf: pdflatex failed; see {tex.with_suffix('.log')}")
             return False

@@ -31,6 +31,7 @@ from derivations.core import Verdict, check_equal
 from derivations.functions import sigmoid
 from derivations.parallel import run_parallel
 from derivations.sampling import Simplex
+from derivations.transformer import GPT3, category_counts
 
 __all__ = ["ClaimCheck", "Correction", "NoteClaim", "check_notes", "claims", "separation"]
 
@@ -763,32 +764,6 @@ EMB = "Embedding"
 ATT = "Attention"
 MLP = "Multilayer Perceptron"
 
-GPT3 = {
-    "d_embed": 12288,
-    "n_vocab": 50257,
-    "d_query": 128,
-    "d_value": 128,
-    "n_heads": 96,
-    "n_layers": 96,
-    "n_neurons": 49152,
-}
-
-
-def gpt3_parameter_counts() -> dict[str, int]:
-    """Weights per category, from the notes' formulas and GPT-3's sizes."""
-    g = GPT3
-    per_head = g["d_embed"] * g["n_heads"] * g["n_layers"]
-    return {
-        "embedding": g["d_embed"] * g["n_vocab"],
-        "key": g["d_query"] * per_head,
-        "query": g["d_query"] * per_head,
-        "value": g["d_value"] * per_head,
-        "output": g["d_value"] * per_head,
-        "up-projection": g["n_neurons"] * g["d_embed"] * g["n_layers"],
-        "down-projection": g["d_embed"] * g["n_neurons"] * g["n_layers"],
-        "unembedding": g["n_vocab"] * g["d_embed"],
-    }
-
 
 def gpt3_matrix_count() -> int:
     """Embedding and unembedding, and per layer a key, query and value map per
@@ -798,7 +773,7 @@ def gpt3_matrix_count() -> int:
 
 
 def _gpt3() -> Iterator[NoteClaim]:
-    counts = gpt3_parameter_counts()
+    counts = category_counts()
     total = sp.Integer(sum(counts.values()))
     yield NoteClaim(
         "gpt3-total",

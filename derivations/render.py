@@ -17,7 +17,9 @@ macros turned into unicode in plain text.
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import sympy as sp
@@ -582,3 +584,14 @@ def errata_latex(checks: Sequence[Any], *, level: str = "section") -> str:
         )
     out.append(r"\end{longtable}")
     return "\n\n".join(out)
+
+
+def run_pdflatex(tex: Path, *, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+    """One pdflatex pass over ``tex``, in its folder, stopping at the first error."""
+    return subprocess.run(
+        ["pdflatex", "-halt-on-error", "-interaction=nonstopmode", tex.name],
+        cwd=tex.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )

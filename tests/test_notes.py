@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import mpmath
@@ -18,9 +17,9 @@ from derivations.notes import (
     check_notes,
     claims,
     gpt3_matrix_count,
-    gpt3_parameter_counts,
     separation,
 )
+from derivations.transformer import category_counts
 
 # The mistakes a careful reading of the notes finds (independent of the verifier's output):
 # the 1/N of the mean BCE, the sign of the gradient of L as the notes define it (twice),
@@ -120,7 +119,7 @@ def test_a_correct_claim_is_not_separated_at_a_random_point(checks) -> None:
 
 def test_gpt3_arithmetic_matches_the_published_total_and_the_notes_matrix_count() -> None:
     # 175,181,291,520: GPT-3's weight count from its published sizes (the issue's figure).
-    assert sum(gpt3_parameter_counts().values()) == 175_181_291_520
+    assert sum(category_counts().values()) == 175_181_291_520
     assert gpt3_matrix_count() == 27_938  # the notes' figure
 
 
@@ -158,13 +157,7 @@ def test_errata_section_compiles_in_the_document(checks, tmp_path: Path) -> None
 
     tex = tmp_path / "errata.tex"
     tex.write_text(render.latex_document(derivations.all(), errata=checks), encoding="utf-8")
-    run = subprocess.run(
-        ["pdflatex", "-halt-on-error", "-interaction=nonstopmode", tex.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = render.run_pdflatex(tex)
     assert run.returncode == 0, run.stdout[-3000:]
     lines = tex.read_text(encoding="utf-8").splitlines()
     errata_from = next(i for i, line in enumerate(lines, 1) if "{Errata: the lecture notes" in line)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -84,12 +83,6 @@ def test_whole_document_compiles_with_pdflatex(tmp_path: Path) -> None:
     # Without status marks: the verified book is compiled by the report test in test_cli.
     tex = tmp_path / "derivations.tex"
     tex.write_text(render.latex_document(derivations.all()), encoding="utf-8")
-    run = subprocess.run(
-        ["pdflatex", "-halt-on-error", "-interaction=nonstopmode", tex.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = render.run_pdflatex(tex)
     assert run.returncode == 0, run.stdout[-3000:]
     assert (tmp_path / "derivations.pdf").stat().st_size > 10_000
