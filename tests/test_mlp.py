@@ -88,6 +88,25 @@ def pre_activations(params: Params, X: np.ndarray) -> list[np.ndarray]:
     return zs
 
 
+def output_margin(params: Params, X: np.ndarray) -> float:
+    """The largest gap between a row's top logit and its runner-up (ReLU hidden layers)."""
+    zs = pre_activations(params, X)
+    a = np.maximum(zs[-1], 0) if zs else X
+    W, b = params[-1]
+    logits = np.sort(a @ W.T + b, axis=1)
+    return float(np.max(logits[:, -1] - logits[:, -2])) if logits.shape[1] > 1 else 0.0
+
+
+# Where softmax saturates (top probability 1 - e^-margin), the complex step's imaginary
+# part carries rounding of about eps relative to the terms of order one inside the
+# log-softmax, against a derivative of order e^-margin: at a margin of 12 that is
+# eps e^12 ~ 4e-11 relative, at 15 already above BAR. The reference is then no longer
+# good to BAR, so those draws are left out here (saturated rows of
+# numeric.cross_entropy_grad are checked against 50 digits in tests/test_softmax.py;
+# the MLP's own output layer at saturation has no high-precision check yet).
+SATURATION_MARGIN = 12.0
+
+
 def implemented(params: Params, X, Y, hidden: str, loss: str) -> np.ndarray:
     _, grads = numeric.mlp_loss_and_grads(params, X, Y, hidden=hidden, loss=loss)
     return flatten(grads)
@@ -115,6 +134,7 @@ def test_relu_networks_agree_with_the_complex_step_away_from_kinks(problem) -> N
     # step (h = 1e-20 i) never changes a branch, which numeric.relu picks by Re z.
     params, X, Y, loss = problem
     assume(kink_free(params, X))
+    assume(loss != "cross_entropy" or output_margin(params, X) < SATURATION_MARGIN)
 
     def f(theta: np.ndarray):
         return numeric.mlp_loss(unflatten(theta, params), X, Y, hidden="relu", loss=loss)
