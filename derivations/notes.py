@@ -28,7 +28,7 @@ from typing import Any
 import sympy as sp
 
 from derivations.core import Verdict, check_equal
-from derivations.functions import sigmoid
+from derivations.functions import relu, sigmoid
 from derivations.parallel import run_parallel
 from derivations.sampling import Simplex
 from derivations.transformer import GPT3, category_counts
@@ -640,12 +640,12 @@ def _neural_networks() -> Iterator[NoteClaim]:
         ),
         reason="each neuron: sigmoid of its weighted sum plus bias (3 inputs, 2 neurons)",
     )
-    relu = sp.Max(0, z)
+    relu_z = relu(z)
     yield NoteClaim(
         "relu-gradient-one",
         NN,
         r"\text{ReLU keeps gradients high when } x > 0",
-        relu.diff(z),
+        relu_z.diff(z),
         1,
         domain={z: POSITIVE},
         reason="its slope is exactly 1 there: no scaling, layer after layer",
@@ -1048,12 +1048,12 @@ def _mlp() -> Iterator[NoteClaim]:
         sp.Matrix([(rows.row(i) * emb)[0] for i in range(3)]),
         reason="three rows, d = 2",
     )
-    relu = sp.Max(0, z)
+    relu_z = relu(z)
     yield NoteClaim(
         "relu-negative-to-zero",
         MLP,
         r"\text{ReLU turns all negative values to } 0",
-        relu,
+        relu_z,
         0,
         domain={z: sp.Interval.open(-sp.oo, 0)},
     )
@@ -1061,7 +1061,7 @@ def _mlp() -> Iterator[NoteClaim]:
         "relu-positive-unchanged",
         MLP,
         r"\text{and leaves all positive values unchanged}",
-        relu,
+        relu_z,
         z,
         domain={z: POSITIVE},
     )
