@@ -17,7 +17,7 @@ import mpmath
 import numpy as np
 
 from benchmarks import record
-from derivations.accuracy import _is_normal, _scalar_grid, _scalar_rows, ulps
+from derivations.accuracy import is_normal, scalar_functions, scalar_grid, ulps
 from derivations.functions import expand_primitives
 from derivations.highprec import reference
 
@@ -54,16 +54,16 @@ def _libraries() -> dict[str, dict[str, Callable[[np.ndarray], np.ndarray]]]:
 
 def _worst(fn: Callable[[np.ndarray], np.ndarray], grid: np.ndarray, exact: list[Any]) -> float:
     got = fn(grid.copy())
-    return max(ulps(float(g), want) for g, want in zip(got, exact, strict=True) if _is_normal(want))
+    return max(ulps(float(g), want) for g, want in zip(got, exact, strict=True) if is_normal(want))
 
 
 def run() -> bool:
-    grid = _scalar_grid()
+    grid = scalar_grid()
     libs = _libraries()
     names = ", ".join(libs) or "neither SciPy nor PyTorch installed"
     print(f"activations: max ulp against 50 digits, z in [-745, 745] (beside: {names})")
     ok = True
-    for name, fn, expr in _scalar_rows():
+    for name, fn, expr in scalar_functions():
         exact_fn = reference(expand_primitives(expr), [_symbol(expr)])
         exact = [exact_fn(mpmath.mpf(float(x))) for x in grid]
         ours = _worst(fn, grid, exact)

@@ -34,7 +34,14 @@ import numeric
 from derivations.functions import expand_primitives, sigmoid
 from derivations.highprec import reference
 
-__all__ = ["AccuracyRow", "measure_all", "ulps"]
+__all__ = [
+    "AccuracyRow",
+    "is_normal",
+    "measure_all",
+    "scalar_functions",
+    "scalar_grid",
+    "ulps",
+]
 
 TINY = np.finfo(np.float64).tiny
 z = sp.Symbol("z", real=True)
@@ -56,25 +63,31 @@ class AccuracyRow:
     elapsed_s: float = 0.0
 
 
-def ulps(computed: float, exact: mpmath.mpf) -> float:
-    """|computed - exact| in units in the last place of ``exact`` rounded to float64."""
-    nearest = float(exact)
-    spacing = float(np.spacing(abs(nearest)))
-    return float(abs(mpmath.mpf(computed) - exact) / spacing)
+def ulps(computed: float, exact: Any) -> float:
+    """|computed - exact| in units in the last place of ``exact`` rounded to float64.
+
+    ``exact`` is an mpmath number (or anything ``mpmath.mpf`` takes); the
+    difference is taken at 60 digits, so this is the error of ``computed``
+    itself, not of a rounded reference.
+    """
+    with mpmath.workdps(60):
+        value = mpmath.mpf(exact)
+        spacing = float(np.spacing(abs(float(value))))
+        return float(abs(mpmath.mpf(computed) - value) / spacing)
 
 
-def _is_normal(value: mpmath.mpf) -> bool:
+def is_normal(value: mpmath.mpf) -> bool:
     return TINY <= abs(float(value)) <= np.finfo(np.float64).max
 
 
-def _scalar_grid() -> np.ndarray:
+def scalar_grid() -> np.ndarray:
     """z from -745 to 745: a coarse sweep, the places where formulas switch, the ends."""
     sweep = np.linspace(-745.0, 745.0, 149)
     special = [0.0, 1e-300, 1e-10, 0.5, 1.0, 18.0, 36.7, 37.0, 40.0, 709.0, 709.8, 744.0]
     return np.unique(np.concatenate([sweep, special, -np.asarray(special)]))
 
 
-def _scalar_rows() -> Iterator[tuple[str, Callable[[np.ndarray], np.ndarray], sp.Expr]]:
+def scalar_functions() -> Iterator[tuple[str, Callable[[np.ndarray], np.ndarray], sp.Expr]]:
     yield "sigmoid", numeric.sigmoid, sigmoid(z)
     yield "sigmoid_grad", numeric.sigmoid_grad, sigmoid(z) * sigmoid(-z)
     yield "log_sigmoid", numeric.log_sigmoid, -sp.log(1 + sp.exp(-z))
@@ -85,13 +98,13 @@ def _measure_scalar(
     name: str, fn: Callable[[np.ndarray], np.ndarray], expr: sp.Expr
 ) -> AccuracyRow:
     start = time.monotonic()
-    grid = _scalar_grid()
+    grid = scalar_grid()
     computed = fn(grid)
     exact = reference(expand_primitives(expr), [z])
     errors = []
     for x, got in zip(grid, computed):
         want = exact(mpmath.mpf(float(x)))
-        if _is_normal(want):
+        if is_normal(want):
             errors.append(ulps(float(got), want))
     return AccuracyRow(
         f"numeric.{name}",
@@ -137,7 +150,7 @@ def _measure_vector(name: str) -> AccuracyRow:
         point = [mpmath.mpf(float(x)) for x in v]
         for j, exact in enumerate(exacts):
             want = exact(*point)
-            if _is_normal(want):
+            if is_normal(want):
                 errors.append(ulps(float(got[j]), want))
     return AccuracyRow(
         f"numeric.{name}",
@@ -220,11 +233,11 @@ def _measure_bce_with_logits() -> list[AccuracyRow]:
         exact = reference(expr, [z, y])
         errors = []
         for label in (0.0, 1.0):
-            grid = _scalar_grid()
+            grid = scalar_grid()
             got = np.ravel(fn(grid, np.full_like(grid, label)))
             for x, g in zip(grid, got):
                 want = exact(mpmath.mpf(float(x)), mpmath.mpf(label))
-                if _is_normal(want):
+                if is_normal(want):
                     errors.append(ulps(float(g), want))
         symbolic = finite = None
         if name == "bce_with_logits_grad":
@@ -293,12 +306,12 @@ def _measure_cross_entropy() -> list[AccuracyRow]:
         s = [p(*point) for p in probs]
         for t in range(k):
             want = losses[t](*point)
-            if _is_normal(want):
+            if is_normal(want):
                 loss_errors.append(ulps(float(got_loss[t]), want))
             for c in range(k):
                 with mpmath.workdps(60):
                     want = (s[c] - (1 if c == t else 0)) / k
-                if _is_normal(want):
+                if is_normal(want):
                     grad_errors.append(ulps(float(got_grad[t, c]), want))
         if np.max(np.abs(v)) <= 20:  # the complex step's h f' stays a normal number
             for t in range(k):
@@ -343,7 +356,7 @@ def measure_all(on_done: Callable[[AccuracyRow], None] | None = None) -> list[Ac
             on_done(row)
 
     agreements = _agreements()
-    for name, fn, expr in _scalar_rows():
+    for name, fn, expr in scalar_functions():
         row = _measure_scalar(name, fn, expr)
         symbolic, finite = agreements.get(row.function, (None, None))
         done(dataclasses.replace(row, vs_symbolic=symbolic, vs_finite_difference=finite))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -30,15 +29,21 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def ulp_error(computed: float, exact: object) -> float:
-    """|computed - exact| in units of the last place of the float nearest to exact.
+    """|computed - exact| in units of the last place of the float nearest to exact
+    (:func:`derivations.accuracy.ulps`, the measure the book's figures use)."""
+    from derivations.accuracy import ulps
 
-    ``exact`` is an mpmath number (or anything float() takes at full
-    precision); the difference is taken at high precision, so this is the
-    error of ``computed`` itself, not of a rounded reference.
-    """
-    import mpmath
+    return ulps(float(computed), exact)
 
-    with mpmath.workdps(60):
-        e = mpmath.mpf(exact)
-        spacing = float(np.spacing(abs(float(e))))
-        return float(abs(mpmath.mpf(float(computed)) - e) / mpmath.mpf(spacing))
+
+def worst_ulp_over(got: object, exact_at: object, grid: object) -> float:
+    """The largest ulp error of ``got`` (values at ``grid``) against ``exact_at(x)``,
+    over the points where the exact value is a normal float64 (the bars' domain)."""
+    from derivations.accuracy import is_normal
+
+    worst = 0.0
+    for x, g in zip(grid, got):  # type: ignore[call-overload]
+        exact = exact_at(float(x))  # type: ignore[operator]
+        if is_normal(exact):
+            worst = max(worst, ulp_error(g, exact))
+    return worst
