@@ -96,25 +96,24 @@ def verify_all(
     """Verify the named derivations on ``jobs`` cores (default: those available),
     calling ``on_done`` as each finishes; the reports come back in the order named."""
 
-    def report_of(name: str, outcome: tuple[tuple[Verdict, ...], float]) -> DerivationReport:
-        derivation = registry.get(name)
-        verdicts, elapsed = outcome
-        steps = tuple(
-            StepVerdict(i, s, v) for i, (s, v) in enumerate(zip(derivation.steps, verdicts))
-        )
-        return DerivationReport(derivation, steps, elapsed)
+    reports: dict[str, DerivationReport] = {}
 
     def finished(
         task: tuple[str, float | None], outcome: tuple[tuple[Verdict, ...], float]
     ) -> None:
+        derivation = registry.get(task[0])
+        verdicts, elapsed = outcome
+        steps = tuple(
+            StepVerdict(i, s, v) for i, (s, v) in enumerate(zip(derivation.steps, verdicts))
+        )
+        reports[task[0]] = DerivationReport(derivation, steps, elapsed)
         if on_done is not None:
-            on_done(report_of(task[0], outcome))
+            on_done(reports[task[0]])
 
     for name in names:
         registry.get(name)  # built once here, shared with the forked workers
-    tasks = [(name, budget_s) for name in names]
-    outcomes = run_parallel(_verify_one, tasks, jobs=jobs, on_result=finished)
-    return [report_of(name, outcome) for name, outcome in zip(names, outcomes)]
+    run_parallel(_verify_one, [(name, budget_s) for name in names], jobs=jobs, on_result=finished)
+    return [reports[name] for name in names]
 
 
 def summary(reports: Sequence[DerivationReport], elapsed_s: float) -> str:

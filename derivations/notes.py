@@ -1176,13 +1176,15 @@ def check_notes(
     if unknown:
         raise ValueError(f"no claim named {', '.join(unknown)}; see `verigrad notes`")
 
-    def finished(task: tuple[str, float], verdicts: tuple[Verdict, Verdict | None]) -> None:
-        if on_done is not None:
-            on_done(ClaimCheck(known[task[0]], *verdicts))
+    checks: dict[str, ClaimCheck] = {}
 
-    tasks = [(i, budget_s) for i in chosen]
-    outcomes = run_parallel(_check_by_id, tasks, jobs=jobs, on_result=finished)
-    return [ClaimCheck(known[i], *verdicts) for i, verdicts in zip(chosen, outcomes)]
+    def finished(task: tuple[str, float], verdicts: tuple[Verdict, Verdict | None]) -> None:
+        checks[task[0]] = ClaimCheck(known[task[0]], *verdicts)
+        if on_done is not None:
+            on_done(checks[task[0]])
+
+    run_parallel(_check_by_id, [(i, budget_s) for i in chosen], jobs=jobs, on_result=finished)
+    return [checks[i] for i in chosen]
 
 
 def separation(check: ClaimCheck, dps: int = SEPARATION_DPS) -> tuple[Any, Any]:

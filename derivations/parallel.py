@@ -47,10 +47,6 @@ def _can_fork() -> bool:
     )
 
 
-def _indexed(fn: Callable[[T], R], pair: tuple[int, T]) -> tuple[int, R]:
-    return pair[0], fn(pair[1])
-
-
 class _Call:
     """A picklable ``pair -> (index, fn(item))`` for the pool."""
 
@@ -58,7 +54,8 @@ class _Call:
         self.fn = fn
 
     def __call__(self, pair: tuple[int, Any]) -> tuple[int, Any]:
-        return _indexed(self.fn, pair)
+        index, item = pair
+        return index, self.fn(item)
 
 
 def run_parallel(
