@@ -960,12 +960,8 @@ def _scaled_variance() -> NoteClaim:
     square = sp.expand(((qs.T * ks)[0]) ** 2 / dim)
     second_moments = {v**2: 1 for v in [*qs, *ks]}
     # Every monomial is q_i q_j k_i k_j: its mean is 1 when i == j, else 0.
-    expectation = sp.Add(
-        *[
-            term.subs(second_moments) if term.subs(second_moments).is_number else 0
-            for term in square.as_ordered_terms()
-        ]
-    )
+    means = (term.subs(second_moments) for term in square.as_ordered_terms())
+    expectation = sp.Add(*[m for m in means if m.is_number])
     return NoteClaim(
         "scaled-scores-unit-variance",
         ATT,

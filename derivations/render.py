@@ -26,6 +26,7 @@ import sympy as sp
 from sympy.printing.pretty.pretty import PrettyPrinter
 
 from derivations.core import Derivation, DerivationReport, Status, Verdict
+from derivations.sampling import float_repr
 
 __all__ = [
     "errata_latex",
@@ -480,8 +481,6 @@ def _notes_counts(checks: Sequence[Any]) -> str:
 
 def _counterexample_text(check: Any, *, latex: bool = False) -> str:
     """Where the two sides differ and their values; for LaTeX, the point as math."""
-    from derivations.sampling import float_repr
-
     point = check.verdict.counterexample or {}
     if latex:
         where = ", ".join(f"{sp.latex(k)} = {float_repr(v)}" for k, v in point.items())
