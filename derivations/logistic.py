@@ -190,15 +190,24 @@ def local_derivatives() -> Derivation:
 # ----- the chain: one sample ---------------------------------------------------------------
 
 
+def _gradient_of(loss: sp.Expr, weights: list[sp.Expr]) -> sp.Matrix:
+    """(dl/dw_1, ..., dl/dw_n, dl/db), unevaluated: the quantity both chain proofs derive."""
+    return sp.Matrix([*(sp.Derivative(loss, wk) for wk in weights), sp.Derivative(loss, b)])
+
+
+def _logit_residual_times(s: sp.Expr, features: list[sp.Expr]) -> sp.Matrix:
+    """((s - y) x_1, ..., (s - y) x_n, s - y): the gradient both chain proofs arrive at."""
+    return sp.Matrix([*((s - y) * xk for xk in features), s - y])
+
+
 def _gradient(zz: sp.Expr, weights: list[sp.Expr], features: list[sp.Expr]) -> Derivation:
     r"""(dl/dw_k ..., dl/db) of l = BCE(sigma(z), y): by the three factors."""
     s = sigmoid(zz)
     dl_dyhat = (s - y) / (s * (1 - s))
     dyhat_dz = s * (1 - s)
     loss = bce(s, y)
-    quantity = sp.Matrix([*(sp.Derivative(loss, wk) for wk in weights), sp.Derivative(loss, b)])
     return Derivation(
-        quantity=quantity,
+        quantity=_gradient_of(loss, weights),
         steps=[
             Step(
                 sp.Matrix(
@@ -211,7 +220,7 @@ def _gradient(zz: sp.Expr, weights: list[sp.Expr], features: list[sp.Expr]) -> D
                 r" \frac{\partial z}{\partial w_k}$ (bce-derivative, local-derivatives)",
             ),
             Step(
-                sp.Matrix([*((s - y) * xk for xk in features), s - y]),
+                _logit_residual_times(s, features),
                 r"$\hat{y}(1 - \hat{y})$ cancels",
             ),
         ],
@@ -224,9 +233,8 @@ def _gradient_direct(zz: sp.Expr, weights: list[sp.Expr], features: list[sp.Expr
     s, t = sigmoid(zz), sigmoid(-zz)
     neg_dl_dz = y * t - (1 - y) * s  # -dl/dz
     loss = bce(s, y)
-    quantity = sp.Matrix([*(sp.Derivative(loss, wk) for wk in weights), sp.Derivative(loss, b)])
     return Derivation(
-        quantity=quantity,
+        quantity=_gradient_of(loss, weights),
         steps=[
             Step(
                 sp.Matrix([*(-neg_dl_dz * xk for xk in features), -neg_dl_dz]),
@@ -234,7 +242,7 @@ def _gradient_direct(zz: sp.Expr, weights: list[sp.Expr], features: list[sp.Expr
                 r" $\frac{d}{dz}\log(1 - \sigma(z)) = -\sigma(z)$, times $\partial z/\partial w_k$",
             ),
             Step(
-                sp.Matrix([*((s - y) * xk for xk in features), s - y]),
+                _logit_residual_times(s, features),
                 r"$\sigma(z) + \sigma(-z) = 1$",
             ),
         ],
