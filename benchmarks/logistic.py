@@ -2,7 +2,9 @@
 
 Speed, N = 10^6 samples, d = 64 features, float64 (X is 512 MB):
 
-* the floor: the two products it cannot avoid, z = X @ w and X.T @ r;
+* the two products it cannot avoid, z = X @ w and X.T @ r, one after the other
+  (each reads X from memory; ours takes X in cache-sized blocks of rows and
+  reads it once, so it can take less time than this reference);
 * ours: numeric.logistic_regression_grad (both products plus the residual);
 * PyTorch (optional): autograd of binary_cross_entropy_with_logits(X @ w + b, y),
   forward and backward, on the same memory (torch.from_numpy, no copy).
