@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from numeric._arrays import Array, as_float_array, check_axis, real_part, scalar_or_array
+from numeric._threads import run_row_blocks
 from numeric.activations import log_softmax
 
 __all__ = ["bce", "bce_with_logits", "bce_with_logits_grad", "cross_entropy", "cross_entropy_grad"]
@@ -238,12 +239,6 @@ def _shift(zb: Array, d: Array, r: Array, bb: Array) -> Array:
     return result
 
 
-def _scratch(n_rows: int, k: int, dtype: Any, count: int) -> list[Array]:
-    """``count`` block-sized work arrays, allocated once per call and reused by every block."""
-    rows = min(n_rows, max(1, _BLOCK // k))
-    return [np.empty((rows, k), dtype=dtype) for _ in range(count)]
-
-
 def _exp_and_tail(d: Array, r: Array, top: Array, out: Array, *, keep_r: bool) -> Array:
     """out = e^{d} (1 + r), dominant entries set to 0 (their e is 1); returns tail = row sums.
 
@@ -290,12 +285,11 @@ def cross_entropy(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     if np.iscomplexobj(rows):  # complex-step differentiation: the analytic continuation
         return scalar_or_array(_complex_cross_entropy(rows, kind, target).reshape(batch))
     out = np.empty(rows.shape[0], dtype=rows.dtype)
-    work = _scratch(rows.shape[0], rows.shape[1], rows.dtype, 3)
 
-    def block(part: slice) -> None:
+    def block(part: slice, work: list[Array]) -> None:
         out[part] = _loss_block(rows[part], kind, target[part], work)
 
-    _run_blocks(block, *rows.shape)
+    _run_blocks(block, rows, scratch_count=3)
     return scalar_or_array(out.reshape(batch))
 
 
@@ -339,11 +333,21 @@ def _grad_block(
         g[i, top] = np.where(y_top == 0, scale, (1 - y_top) * inv_n + g_top)
 
 
-def _run_blocks(fn: Callable[[slice], None], n_rows: int, k: int) -> None:
-    """fn over consecutive blocks of rows of about _BLOCK entries each."""
-    step = max(1, _BLOCK // k)
-    for start in range(0, n_rows, step):
-        fn(slice(start, start + step))
+def _run_blocks(
+    fn: Callable[[slice, list[Array]], None], rows: Array, *, scratch_count: int
+) -> None:
+    """fn(part, scratch) over consecutive blocks of rows of about _BLOCK entries each.
+
+    Large arrays are shared among a few threads (numeric._threads); each thread
+    has its own ``scratch_count`` block-sized work arrays.
+    """
+    n_rows, k = rows.shape
+    step = min(n_rows, max(1, _BLOCK // k))
+
+    def scratch() -> list[Array]:
+        return [np.empty((step, k), dtype=rows.dtype) for _ in range(scratch_count)]
+
+    run_row_blocks(fn, n_rows, step, rows.size, scratch)
 
 
 def _complex_cross_entropy(rows: Array, kind: str, target: Array) -> Array:
@@ -371,12 +375,11 @@ def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     axis = check_axis(z, axis, "z")
     kind, target = _targets(y, z, axis)
     rows, _ = _rows(z, axis)
-    n_rows, k = rows.shape
+    n_rows = rows.shape[0]
     out = np.empty_like(rows)
-    work = _scratch(n_rows, k, rows.dtype, 2)
 
-    def block(part: slice) -> None:
+    def block(part: slice, work: list[Array]) -> None:
         _grad_block(rows[part], out[part], kind, target[part], n_rows, work)
 
-    _run_blocks(block, n_rows, k)
+    _run_blocks(block, rows, scratch_count=2)
     return np.moveaxis(out.reshape(np.moveaxis(z, axis, -1).shape), -1, axis)

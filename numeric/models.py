@@ -96,7 +96,7 @@ _BLOCK_BYTES = 1 << 20
 def _rows_per_block(X: Array) -> int:
     """How many rows of X make about ``_BLOCK_BYTES`` (at least one)."""
     row_bytes = max(1, X.shape[1] * X.itemsize)
-    return max(1, _BLOCK_BYTES // row_bytes)
+    return max(1, _BLOCK_BYTES // int(row_bytes))
 
 
 def logistic_regression_grad(
