@@ -29,6 +29,7 @@ import numpy as np
 
 import numeric
 from benchmarks import optional_torch, record
+from derivations.accuracy import ulps
 
 N, D = 1_000_000, 64
 REPEATS = 7
@@ -121,7 +122,7 @@ def accuracy() -> bool:
             for zi, gi in zip(grid, got):
                 exact = ref(float(zi))
                 if abs(exact) >= tiny:
-                    worst = max(worst, _ulps(gi, exact))
+                    worst = max(worst, ulps(gi, exact))
             ok &= worst <= MAX_ULP
             print(f"  {fn.__name__:<22} y = {label}: worst {worst:.2f} ulp (bar {MAX_ULP:.0f})")
             record(
@@ -140,15 +141,6 @@ def accuracy() -> bool:
             f" pytorch loss {loss.item():.3e}, grad {zt.grad.item():.3e}"
         )
     return bool(ok)
-
-
-def _ulps(computed: float, exact: Any) -> float:
-    import mpmath
-
-    with mpmath.workdps(60):
-        e = mpmath.mpf(exact)
-        spacing = float(np.spacing(abs(float(e))))
-        return float(abs(mpmath.mpf(float(computed)) - e) / mpmath.mpf(spacing))
 
 
 def run() -> bool:
