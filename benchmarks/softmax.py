@@ -36,6 +36,7 @@ import numpy as np
 
 import numeric
 from benchmarks import median_times, optional_torch, record
+from derivations.accuracy import ulps
 from numeric._threads import ENV_VAR
 
 ROWS, CLASSES = 200_000, 100
@@ -95,12 +96,6 @@ def _thread_limit(torch: Any | None, threads: int | None) -> Iterator[None]:
             torch.set_num_threads(saved_torch)
 
 
-def _ulps(computed: float, exact: Any) -> float:
-    with mpmath.workprec(2400):
-        spacing = float(np.spacing(abs(float(exact))))
-        return float(abs(mpmath.mpf(float(computed)) - exact) / spacing)
-
-
 def dominant_class(torch: Any | None) -> tuple[float, float | None]:
     """(our worst ulps, torch's worst relative error) over loss and gradient entry."""
     ours, theirs = 0.0, 0.0
@@ -113,8 +108,8 @@ def dominant_class(torch: Any | None) -> tuple[float, float | None]:
             grad = mpmath.exp(zs[0]) / total - 1  # softmax_0 - 1
         ours = max(
             ours,
-            _ulps(numeric.cross_entropy(z, 0), loss),
-            _ulps(numeric.cross_entropy_grad(z, 0)[0], grad),
+            ulps(numeric.cross_entropy(z, 0), loss),
+            ulps(numeric.cross_entropy_grad(z, 0)[0], grad),
         )
         if torch is not None:
             tz = torch.tensor(z[None, :], requires_grad=True)
@@ -135,7 +130,7 @@ def _exact_log_softmax(row: np.ndarray) -> list[Any]:
 
 def _worst(got: np.ndarray, exact: list[Any]) -> float:
     tiny = np.finfo(np.float64).tiny
-    errors = [_ulps(g, e) for g, e in zip(np.ravel(got), exact) if abs(e) >= tiny]
+    errors = [ulps(g, e) for g, e in zip(np.ravel(got), exact) if abs(e) >= tiny]
     return max(errors, default=0.0)
 
 
