@@ -68,8 +68,12 @@ def ulps(computed: float, exact: Any) -> float:
 
     ``exact`` is an mpmath number (or anything ``mpmath.mpf`` takes); the
     difference is taken at 60 digits, so this is the error of ``computed``
-    itself, not of a rounded reference.
+    itself, not of a rounded reference.  A NaN or infinite ``computed`` (the exact
+    value being finite) is infinitely many ulps off, so that taking the worst of
+    several errors cannot pass over it (``max(0.0, nan)`` is 0.0).
     """
+    if not math.isfinite(computed):
+        return math.inf
     with mpmath.workdps(60):
         value = mpmath.mpf(exact)
         spacing = float(np.spacing(abs(float(value))))

@@ -33,7 +33,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from numeric._arrays import Array, as_float_array, check_axis, real_part, scalar_or_array
-from numeric.activations import log_softmax
+from numeric._threads import run_row_blocks
+from numeric.activations import _two_diff, log_softmax
 
 __all__ = ["bce", "bce_with_logits", "bce_with_logits_grad", "cross_entropy", "cross_entropy_grad"]
 
@@ -150,8 +151,19 @@ def _grad_from_fold(e: Array, nonneg: Array, y: Array) -> Array:
 #     softmax(z)_top - 1 = -tail / (1 + tail)      (no cancellation: 1 - s_top never formed)
 # Without r, the rounding of z - m (up to 0.5 ulp of |z - m|: 3.6e-15 at 46) would
 # become a relative error of exp and cost the loss and the gradient up to 16 ulp.
+#
+# The gradient needs only the e_k, up to a factor common to the row, and where every
+# logit of a block lies within [-_PRODUCT_RANGE, _PRODUCT_RANGE - log K] it takes
+# E_k = e^{z_k} instead: a normal number within 1 ulp (NumPy's exp; e^700 = 1.0e304, and
+# the row sum stays below e^700), with no subtraction to carry.  Then, with
+# tail = e^{-m} sum_{k != top} E_k,
+#     (softmax(z)_k - [k = top]) / N = E_k * (e^{-m} / ((1 + tail) N))   for k != top,
+# one pass for the exponential and one for the product where the shifted form takes
+# eight; each entry is within about 3.5 ulp before y is subtracted.  Other blocks (with
+# larger logits, -inf or NaN) take the shifted form.
 
 _BLOCK = 1 << 15
+_PRODUCT_RANGE = 700.0
 # A probability row must sum to 1 within this many units of its dtype's epsilon
 # times the row length: the rounding of a sum of K entries (each rounded once).
 SUM_TOLERANCE_ULPS = 16
@@ -214,34 +226,46 @@ def _check_probability_rows(rows: Array) -> None:
         )
 
 
-def _shift(zb: Array, d: Array, r: Array, bb: Array) -> Array:
-    """The argmax of each row; d + r = z - max exactly (Knuth's TwoSum), into d and r.
+def _row_max(zb: Array) -> tuple[Array, Array]:
+    """(top, m): the argmax and the max of each row of zb, shapes (rows,)."""
+    top = np.argmax(zb, axis=1)
+    return top, zb[np.arange(zb.shape[0]), top]
+
+
+def _shift(zb: Array, m: Array, d: Array, r: Array, bb: Array) -> None:
+    """d + r = z - m exactly (Knuth's TwoSum), into d and r; m is each row's max.
 
     Six passes over three arrays of zb's shape (``bb`` is scratch): d = fl(z - m),
     then r = (z - (d - bb)) - (m + bb) with bb = d - z.  A row whose max is not
     finite (a NaN, +inf, or all -inf) has no softmax: its d is NaN, so
     everything computed from it is NaN.
     """
-    n = zb.shape[0]
-    top = np.argmax(zb, axis=1)
-    m = zb[np.arange(n), top][:, None]
-    if not np.all(np.isfinite(m)):
-        m = np.where(np.isfinite(m), m, np.nan)
+    column = m[:, None]
+    if not np.all(np.isfinite(column)):
+        column = np.where(np.isfinite(column), column, np.nan)
     with np.errstate(invalid="ignore"):  # -inf logits: r is NaN, handled with the tail
-        np.subtract(zb, m, out=d)
+        np.subtract(zb, column, out=d)
         np.subtract(d, zb, out=bb)
         np.subtract(d, bb, out=r)
         np.subtract(zb, r, out=r)
-        bb += m
+        bb += column
         r -= bb
-    result: Array = top
-    return result
 
 
-def _scratch(n_rows: int, k: int, dtype: Any, count: int) -> list[Array]:
-    """``count`` block-sized work arrays, allocated once per call and reused by every block."""
-    rows = min(n_rows, max(1, _BLOCK // k))
-    return [np.empty((rows, k), dtype=dtype) for _ in range(count)]
+def _exp_in_place(zb: Array, top: Array, m: Array, out: Array) -> tuple[Array, Array] | None:
+    """out = e^{z}, dominant entries 0; returns (tail, e^{-m}) (see the section comment).
+
+    None, with ``out`` untouched, when a logit of the block lies outside
+    [-_PRODUCT_RANGE, _PRODUCT_RANGE - log K] or is NaN.
+    """
+    high = _PRODUCT_RANGE - np.log(zb.shape[1])
+    if not (m.max() <= high and zb.min() >= -_PRODUCT_RANGE):
+        return None
+    np.exp(zb, out=out)
+    out[np.arange(zb.shape[0]), top] = 0
+    row_factor = np.exp(-m)
+    tail = out.sum(axis=1) * row_factor
+    return tail, row_factor
 
 
 def _exp_and_tail(d: Array, r: Array, top: Array, out: Array, *, keep_r: bool) -> Array:
@@ -290,25 +314,39 @@ def cross_entropy(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     if np.iscomplexobj(rows):  # complex-step differentiation: the analytic continuation
         return scalar_or_array(_complex_cross_entropy(rows, kind, target).reshape(batch))
     out = np.empty(rows.shape[0], dtype=rows.dtype)
-    work = _scratch(rows.shape[0], rows.shape[1], rows.dtype, 3)
 
-    def block(part: slice) -> None:
+    def block(part: slice, work: list[Array]) -> None:
         out[part] = _loss_block(rows[part], kind, target[part], work)
 
-    _run_blocks(block, *rows.shape)
+    _run_blocks(block, rows, scratch_count=3)
     return scalar_or_array(out.reshape(batch))
 
 
 def _loss_block(zb: Array, kind: str, target: Array, work: list[Array]) -> Array:
-    """-sum_k y_k log softmax(zb)_k for one block of rows; see the section comment."""
+    """-sum_k y_k log softmax(zb)_k for one block of rows; see the section comment.
+
+    The tail comes from the product form where it applies; z_k - m then needs its
+    rounding error only where it is used: at the target, for class indices (TwoSum
+    on one entry per row), everywhere for probability rows.
+    """
     d, r, e = (w[: zb.shape[0]] for w in work)
-    top = _shift(zb, d, r, e)
-    tail = _exp_and_tail(d, r, top, e, keep_r=True)
+    top, m = _row_max(zb)
+    i = np.arange(zb.shape[0])
+    exps = _exp_in_place(zb, top, m, e)
+    if exps is None:
+        _shift(zb, m, d, r, e)
+        tail = _exp_and_tail(d, r, top, e, keep_r=True)
+    else:
+        tail = exps[0]
+        if kind == "index":
+            d_t, r_t = _two_diff(zb[i, target], m)
+            picked: Array = (np.log1p(tail) - d_t) - r_t
+            return picked
+        _shift(zb, m, d, r, e)  # e's exponentials are in the tail already
     with np.errstate(invalid="ignore"):
         lse = np.log1p(tail)  # log sum_k e^{z_k - m}
         if kind == "index":
-            i = np.arange(zb.shape[0])
-            picked: Array = (lse - d[i, target]) - r[i, target]
+            picked = (lse - d[i, target]) - r[i, target]
             return picked
         neg_log = (lse[:, None] - d) - r  # -log softmax: every entry >= 0
         total: Array = np.sum(np.where(target == 0, 0, target * neg_log), axis=1)
@@ -319,12 +357,20 @@ def _grad_block(
     zb: Array, g: Array, kind: str, target: Array, n_rows: int, work: list[Array]
 ) -> None:
     """g = (softmax(zb) - y) / n_rows for one block of rows; see the section comment."""
-    d, r = (w[: zb.shape[0]] for w in work)
-    top = _shift(zb, d, r, g)  # g is scratch until it holds e
-    tail = _exp_and_tail(d, r, top, g, keep_r=False)  # g holds e, its dominant entries 0
+    top, m = _row_max(zb)
+    exps = _exp_in_place(zb, top, m, g)
+    if exps is None:
+        d, r = (w[: zb.shape[0]] for w in work)
+        _shift(zb, m, d, r, g)  # g is scratch until it holds e
+        tail = _exp_and_tail(d, r, top, g, keep_r=False)
+        row_factor: Array | float = 1.0
+    else:
+        tail, row_factor = exps
+    # g holds e times a factor of its row (1 / row_factor), its dominant entries 0
     i = np.arange(zb.shape[0])
-    scale = 1 / ((1 + tail) * n_rows)
-    g *= scale[:, None]  # softmax / N, but for the dominant entries
+    total_n = (1 + tail) * n_rows
+    scale = 1 / total_n  # s_top / N
+    g *= (row_factor / total_n)[:, None]  # softmax / N, but for the dominant entries
     # The dominant entry: (s_top - y_top)/N = ((1 - y_top) - tail/(1 + tail))/N.
     g_top = -tail * scale
     inv_n = 1.0 / n_rows
@@ -339,11 +385,21 @@ def _grad_block(
         g[i, top] = np.where(y_top == 0, scale, (1 - y_top) * inv_n + g_top)
 
 
-def _run_blocks(fn: Callable[[slice], None], n_rows: int, k: int) -> None:
-    """fn over consecutive blocks of rows of about _BLOCK entries each."""
-    step = max(1, _BLOCK // k)
-    for start in range(0, n_rows, step):
-        fn(slice(start, start + step))
+def _run_blocks(
+    fn: Callable[[slice, list[Array]], None], rows: Array, *, scratch_count: int
+) -> None:
+    """fn(part, scratch) over consecutive blocks of rows of about _BLOCK entries each.
+
+    Large arrays are shared among a few threads (numeric._threads); each thread
+    has its own ``scratch_count`` block-sized work arrays.
+    """
+    n_rows, k = rows.shape
+    step = min(n_rows, max(1, _BLOCK // k))
+
+    def scratch() -> list[Array]:
+        return [np.empty((step, k), dtype=rows.dtype) for _ in range(scratch_count)]
+
+    run_row_blocks(fn, n_rows, step, rows.size, scratch)
 
 
 def _complex_cross_entropy(rows: Array, kind: str, target: Array) -> Array:
@@ -371,12 +427,11 @@ def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     axis = check_axis(z, axis, "z")
     kind, target = _targets(y, z, axis)
     rows, _ = _rows(z, axis)
-    n_rows, k = rows.shape
+    n_rows = rows.shape[0]
     out = np.empty_like(rows)
-    work = _scratch(n_rows, k, rows.dtype, 2)
 
-    def block(part: slice) -> None:
+    def block(part: slice, work: list[Array]) -> None:
         _grad_block(rows[part], out[part], kind, target[part], n_rows, work)
 
-    _run_blocks(block, n_rows, k)
+    _run_blocks(block, rows, scratch_count=2)
     return np.moveaxis(out.reshape(np.moveaxis(z, axis, -1).shape), -1, axis)

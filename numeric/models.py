@@ -88,6 +88,17 @@ def logistic_regression_loss(w: ArrayLike, b: ArrayLike, X: ArrayLike, y: ArrayL
     return np.mean(terms)
 
 
+# Rows of X per block of logistic_regression_grad: about 1 MiB of X, which stays in the
+# per-core cache between the block's two products.
+_BLOCK_BYTES = 1 << 20
+
+
+def _rows_per_block(X: Array) -> int:
+    """How many rows of X make about ``_BLOCK_BYTES`` (at least one)."""
+    row_bytes = max(1, X.shape[1] * X.itemsize)
+    return max(1, _BLOCK_BYTES // int(row_bytes))
+
+
 def logistic_regression_grad(
     w: ArrayLike, b: ArrayLike, X: ArrayLike, y: ArrayLike
 ) -> tuple[Any, Any]:
@@ -99,18 +110,28 @@ def logistic_regression_grad(
     (1 - y) sigma(z) - y sigma(-z) (``stable-bce-gradient``), so it keeps
     full relative accuracy for confident, correct predictions.
 
-    Speed: besides the two matrix-vector products X w and X^T r it makes a
-    few passes over N-vectors, in place where it can; X is never copied
-    when it has the inputs' dtype.
+    Speed: X is read from memory once.  The rows are taken in blocks of
+    about 1 MiB: z_B = X_B w + b, r_B, then dw += X_B^T r_B while X_B is
+    still in cache, so the two matrix-vector products cost about one pass
+    over X (for large N, less than X @ w and X.T @ r done one after the
+    other).  X is never copied when it has the inputs' dtype.
     """
     ww, bb, XX, yy = _logistic_inputs(w, b, X, y)
-    z = XX @ ww
-    z += bb
-    r = _residual_in_place(z, yy) if not np.iscomplexobj(z) else _residual(z, yy)
     n = XX.shape[0]
-    dw = XX.T @ r
+    residual = _residual if np.iscomplexobj(ww) else _residual_in_place
+    rows = _rows_per_block(XX)
+    dw = np.zeros_like(ww)
+    db = ww.dtype.type(0)
+    z = np.empty(min(rows, n), ww.dtype)
+    for start in range(0, n, rows):
+        block = XX[start : start + rows]
+        zb = np.matmul(block, ww, out=z[: block.shape[0]])
+        zb += bb
+        r = residual(zb, yy[start : start + rows])
+        dw += block.T @ r
+        db += r.sum()
     dw /= n
-    return dw, r.sum() / n
+    return dw, db / n
 
 
 def _residual(z: Array, y: Array) -> Array:

@@ -42,6 +42,13 @@ def test_ulps_counts_units_in_the_last_place() -> None:
         assert ulps(1.0, one + mpmath.mpf(2) ** -53) == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("computed", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_result_is_infinitely_far_off(computed: float) -> None:
+    # The worst over many points is a max(): a NaN there would be passed over.
+    assert ulps(computed, mpmath.mpf(1)) == np.inf
+    assert max(0.0, ulps(computed, mpmath.mpf(1))) > 8
+
+
 @pytest.mark.parametrize("name", sorted(ULP_BARS))
 def test_each_function_is_within_its_bar(rows, name: str) -> None:
     row = rows[name]

@@ -121,6 +121,7 @@ def test_implemented_gradient_within_ulps_of_the_50_digit_symbolic_one(hidden, l
             as_layers(theta), x[None, :], y[None, :], hidden=hidden, loss=loss
         )
         got = np.concatenate([np.concatenate([g.ravel(), h]) for g, h in grads])
+        assert np.all(np.isfinite(got)), got  # max() below would pass over a NaN
         # 60 and 120 digits; the error estimate must show 50 digits at least.
         exact = estimate(exact_fn, [*theta, *x, *y], 60)
         assert all(e.error <= abs(e.value) * 1e-50 + 1e-300 for e in exact)

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import mpmath
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ import numeric
 from derivations import logistic as lg
 from derivations.functions import expand_primitives
 from derivations.highprec import reference
+from numeric import models
 from numeric.testing import binary_labels, finite_arrays, soft_labels
 from tests.conftest import ulp_error, worst_ulp_over
 
@@ -152,6 +155,16 @@ def test_three_sources_agree_hard_labels(problem) -> None:  # type: ignore[no-un
 @given(problems(labels=soft_labels))
 def test_three_sources_agree_soft_labels(problem) -> None:  # type: ignore[no-untyped-def]
     _check_three_sources(*problem)
+
+
+@given(problems(), st.integers(1, 9))
+def test_blocks_of_rows_give_the_same_gradient(problem, rows: int) -> None:  # type: ignore[no-untyped-def]
+    """The gradient is accumulated over blocks of rows; here blocks of 1 to 9 rows, so
+    most problems take several blocks and a short last one."""
+    w, b, X, y = problem
+    with mock.patch.object(models, "_BLOCK_BYTES", rows * X.shape[1] * X.itemsize):
+        assert models._rows_per_block(X) == rows
+        _check_three_sources(w, b, X, y)
 
 
 @given(problems())

@@ -170,7 +170,7 @@ def test_softmax_regression_gradient_three_ways(X: np.ndarray, data) -> None:
 
 # ----- 3. accuracy against a high-precision reference -----------------------------------------
 
-PREC_BITS = 2400  # a difference of two doubles in [-700, 700] is exact with 1100 bits
+PREC_BITS = 2400  # a difference of two doubles in [-1e4, 1e4] is exact with 1100 bits
 
 
 def _exact_log_softmax(row: np.ndarray) -> list:
@@ -205,6 +205,11 @@ PINNED = [
     np.array([5.0]),
     np.array([0.1, 46.3, -12.7, 1e-300, -5e-324]),
     np.linspace(-700, 700, 32),
+    # The edges of the product form (numeric.losses._PRODUCT_RANGE) and beyond it.
+    np.array([699.0, 698.0]),
+    np.array([-700.0, -700.0, -699.5]),
+    np.array([800.0, 799.5, -5.0, 0.25]),
+    np.array([1e4, 1e4 - 30.0, 0.0]),
 ]
 
 
@@ -239,6 +244,12 @@ def test_random_rows_within_8_ulp(z: np.ndarray) -> None:
 @given(SPREAD_LOGITS)
 def test_rows_spanning_magnitudes_within_8_ulp(z: np.ndarray) -> None:
     _check_row(z)
+
+
+@given(LOGITS)
+def test_rows_beyond_the_product_range_within_8_ulp(z: np.ndarray) -> None:
+    # Logits up to 2700: the gradient takes the shifted form (TwoSum) there.
+    _check_row(z + 2000.0)
 
 
 def test_dominant_class_keeps_its_tiny_loss_and_gradient() -> None:
