@@ -1008,15 +1008,12 @@ class Step:
 
     ``relation`` says how this line relates to the previous one: ``"="`` (for
     relations: equivalent), or ``"<="``, ``"<"``, ``">="``, ``">"`` for a chain
-    of inequalities.  ``budget_s``, when given, replaces the derivation's budget
-    for this step alone: for a step no strategy is known to prove, so that its
-    numeric evidence does not wait for every strategy to run out of time.
+    of inequalities.
     """
 
     expr: Any
     why: str
     relation: str = "="
-    budget_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.relation not in _STEP_RELATIONS:
@@ -1025,8 +1022,6 @@ class Step:
             )
         if not self.why.strip():
             raise ValueError("every Step needs a justification (why)")
-        if self.budget_s is not None and not self.budget_s > 0:
-            raise ValueError(f"Step budget_s must be positive, got {self.budget_s}")
         _as_sympy(self.expr, "Step.expr")
 
 
@@ -1122,16 +1117,13 @@ class Derivation:
     def verify(
         self, *, budget_s: float | None = None, on_step: Callable[[StepVerdict], None] | None = None
     ) -> DerivationReport:
-        """Check every step; returns one verdict per step.
-
-        ``budget_s`` replaces every step's budget (the derivation's, and a step's own).
-        """
+        """Check every step; returns one verdict per step."""
         start = time.monotonic()
+        budget = self.budget_s if budget_s is None else budget_s
         domain = Domain(self.domain)
         results = []
         previous = self.quantity
         for i, step in enumerate(self.steps):
-            budget = budget_s if budget_s is not None else (step.budget_s or self.budget_s)
             verdict = _check_link(previous, step, domain, budget, self.points)
             sv = StepVerdict(i, step, verdict)
             results.append(sv)

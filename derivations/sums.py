@@ -36,6 +36,7 @@ open-ended ones included (``{K: (2, sp.oo)}``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from itertools import permutations
 from typing import Any
 
 import sympy as sp
@@ -440,8 +441,8 @@ def _vanish(e: sp.Expr, domain: Domain, expand: bool = True) -> bool:
     for case in _delta_cases(reduced):
         case = _rewrite(case, ranges, domain.simplex_bases)  # a substitution may enable a rule
         if not any(
-            sp.cancel(sp.together(_expand(_atomize(form, ranges)))) == 0
-            for form in (case, _combined(case))
+            sp.cancel(sp.together(_expand(_atomize(form(case), ranges)))) == 0
+            for form in (lambda c: c, _combined, _merged)
         ):
             return False
     return True
@@ -471,6 +472,82 @@ def _combined(e: sp.Expr) -> sp.Expr:
         normal = _summand_normal_form(sp.Add(*parts))
         out.append(sp.Sum(normal, *limits) if normal != 0 else sp.S.Zero)
     return sp.Add(*out)
+
+
+# Sums of more indices than this are left nested: their canonical form tries every order.
+MAX_MERGED_INDICES = 5
+
+
+def _merged(e: sp.Expr) -> sp.Expr:
+    """Rule 11: nested and multiplied finite sums as one sum over all their indices.
+
+    A sum that is a factor of a summand, or a positive integer power of one,
+    goes out to the sum around it (its indices renamed fresh, one copy per power):
+    sum_i f_i (sum_k a_ik)^2 = sum_{i,k,l} f_i a_ik a_il, and a product of sums is
+    the sum over both indices.  Allowed when the inner bounds do not name an
+    outer index: the sums are finite, and a sum over a fixed range is linear, so
+    the order of summation is free (even for SymPy's reversed ranges).  The result's
+    summand is one product; :func:`_ordered_canonical` then names the indices.
+    """
+    counter = iter(range(10**6))
+
+    def fresh(s: sp.Sum) -> tuple[sp.Expr, list[tuple[Any, Any, Any]]]:
+        body, limits = s.function, []
+        for k, lo, hi in s.limits:
+            new = sp.Symbol(f"_merged_index_{next(counter)}", integer=True)
+            body = body.subs(k, new)
+            limits.append((new, lo, hi))
+        return body, limits
+
+    def flat_term(term: sp.Expr, bound: set[Any]) -> tuple[sp.Expr, list[tuple[Any, Any, Any]]]:
+        """A product term as (summand, limits): its sum factors moved out."""
+        factors, limits = [], []
+        for f in sp.Mul.make_args(term):
+            base, power = (f.base, f.exp) if isinstance(f, sp.Pow) else (f, sp.S.One)
+            movable = (
+                isinstance(base, sp.Sum)
+                and power.is_Integer
+                and 1 <= int(power) <= MAX_MERGED_INDICES
+                and _independent(base.limits, bound)
+            )
+            if not movable:
+                factors.append(f)
+                continue
+            for _ in range(int(power)):
+                body, more = fresh(base)
+                inner, deeper = flat_term(body, bound | {k for k, _, _ in more})
+                factors.append(inner)
+                limits += more + deeper
+        return sp.Mul(*factors), limits
+
+    def merge(node: sp.Expr) -> sp.Expr:
+        terms = []
+        for term in sp.Add.make_args(_expand(node)):
+            summand, limits = flat_term(term, set())
+            if not limits or len(limits) > MAX_MERGED_INDICES:
+                terms.append(term)
+                continue
+            bound = {k for k, _, _ in limits}
+            parts = sp.Mul.make_args(_expand(summand))
+            outside = sp.Mul(*[f for f in parts if not f.free_symbols & bound])
+            inside = sp.Mul(*[f for f in parts if f.free_symbols & bound])
+            terms.append(outside * _ordered_canonical(sp.Sum(inside, *limits)))
+        return sp.Add(*terms)
+
+    return merge(e)
+
+
+def _independent(limits: Any, bound: set[Any]) -> bool:
+    """No bound of ``limits`` names one of their own indices or one of ``bound``."""
+    names = bound | {k for k, _, _ in limits}
+    return not any((lo.free_symbols | hi.free_symbols) & names for _, lo, hi in limits)
+
+
+def _ordered_canonical(s: sp.Sum) -> sp.Sum:
+    """The canonical form (:func:`_canonical`) least in SymPy's order over every order of
+    the limits: a sum of independent ranges is the same sum in any order."""
+    candidates = (_canonical(sp.Sum(s.function, *order)) for order in permutations(s.limits))
+    return min(candidates, key=sp.default_sort_key)
 
 
 def _summand_normal_form(f: sp.Expr) -> sp.Expr:

@@ -361,36 +361,6 @@ def test_derivation_validation() -> None:
         Derivation(quantity=z, steps=[Step(z + 1, "a", relation="<="), Step(z, "b", relation=">=")])
 
 
-def test_a_step_budget_replaces_the_derivation_budget_for_that_step(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from derivations import core
-
-    budgets: list[float] = []
-    real_check = core.check_equal
-
-    def recording(*args: object, budget_s: float, **kwargs: object) -> Verdict:
-        budgets.append(budget_s)
-        return real_check(*args, budget_s=budget_s, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(core, "check_equal", recording)
-    d = Derivation(
-        quantity=sp.Derivative(s, z),
-        steps=[
-            Step(s * (1 - s), "the derivative", budget_s=1.5),
-            Step(s * sigmoid(-z), "symmetry"),
-        ],
-        budget_s=4.0,
-    )
-    assert d.verify().status == "proved"
-    assert budgets == [1.5, 4.0]
-    budgets.clear()
-    d.verify(budget_s=2.0)  # an explicit budget replaces every step's own
-    assert budgets == [2.0, 2.0]
-    with pytest.raises(ValueError, match="budget_s"):
-        Step(z, "same", budget_s=0)
-
-
 def test_mpmath_precision_is_left_as_found() -> None:
     before = mpmath.mp.dps
     check_equal(sp.Derivative(s, z), s**2)

@@ -33,9 +33,6 @@ TINY = np.finfo(np.float64).tiny
 
 # ----- derivations ---------------------------------------------------------------------------
 
-# Steps that may stay numerically consistent, with the reason: exchanging the finite sums
-# over i and over k, l needs a sum-exchange rule the verifier does not have.
-NUMERIC_ONLY = {("convexity-any-size", 0)}
 MUST_BE_PROVED = {
     "chain-rule-logit",
     "chain-rule-gradient",
@@ -52,9 +49,7 @@ MUST_BE_PROVED = {
 def test_every_logistic_step_verifies(name: str) -> None:
     report = derivations.get(name).verify()
     for sv in report.steps:
-        expected = "numerically-consistent" if (name, sv.index) in NUMERIC_ONLY else "proved"
-        if sv.verdict.status != expected:
-            assert sv.verdict.status == "proved", (name, sv.index, str(sv.verdict))
+        assert sv.verdict.status == "proved", (name, sv.index, str(sv.verdict))
 
 
 def test_the_required_derivations_are_registered() -> None:

@@ -125,3 +125,27 @@ def test_renaming_indices_never_captures_a_variable() -> None:
     assert not index_sums_vanish(
         inner - sp.Sum(sp.exp(a[k, m]) * sp.Sum(a[k, m], (k, 1, K)), (m, 1, K)), Domain({})
     )
+
+
+def test_nested_and_multiplied_sums_merge_into_one() -> None:
+    """Rule 11: the square of a sum is the double sum, the order of independent finite sums
+    is free; neither holds where it should not (a sum of squares, a triangular range)."""
+    a = sp.IndexedBase("a", real=True)
+    x = sp.IndexedBase("x", real=True)
+    square = sp.Sum(a[k], (k, 1, K)) ** 2
+    proved(sp.Sum(a[k] * sp.Sum(a[m], (m, 1, K)), (k, 1, K)), square)
+    proved(sp.Sum(a[k] * a[m], (k, 1, K), (m, 1, K)), square)
+    refuted(sp.Sum(a[k] ** 2, (k, 1, K)), square)
+    # sum_i f_i (sum_k a_k x_ik)^2 = sum_k sum_l a_k a_l sum_i f_i x_ik x_il (convexity's step)
+    f = sp.exp(sp.Sum(x[i, j], (j, 1, K)))
+    lhs = sp.Sum(f * sp.Sum(a[k] * x[i, k], (k, 1, K)) ** 2, (i, 1, N))
+    rhs = sp.Sum(a[k] * a[m] * sp.Sum(f * x[i, k] * x[i, m], (i, 1, N)), (k, 1, K), (m, 1, K))
+    proved(lhs, rhs)
+    refuted(
+        lhs, sp.Sum(a[k] * a[m] * sp.Sum(f * x[i, k] * x[i, k], (i, 1, N)), (k, 1, K), (m, 1, K))
+    )
+    # Independent ranges exchange; a range that names the outer index does not.
+    grid = sp.Sum(sp.exp(x[i, k]), (k, 1, K), (i, 1, N))
+    proved(grid, sp.Sum(sp.exp(x[i, k]), (i, 1, N), (k, 1, K)))
+    triangle = sp.Sum(sp.exp(x[i, k]), (k, 1, i), (i, 1, N))
+    refuted(triangle, sp.Sum(sp.exp(x[i, k]), (i, 1, N), (k, 1, N)))
