@@ -13,6 +13,8 @@ SymPy primitives live in :mod:`derivations.functions` (not here: the topic
 modules ``derivations.sigmoid`` and ``derivations.softmax`` share their names).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from derivations.claims import check_claim
 from derivations.core import (
     Derivation,
@@ -23,8 +25,21 @@ from derivations.core import (
     Verdict,
     check_equal,
 )
-from derivations.gradients import GradientReport, verify_gradient
 from derivations.registry import all, get, names, topics
+
+if TYPE_CHECKING:
+    from derivations.gradients import GradientReport, verify_gradient
+
+
+def __getattr__(name: str) -> Any:
+    """``verify_gradient`` and ``GradientReport`` on first use: they import NumPy and
+    ``numeric``, which verifying and listing derivations never need."""
+    if name in ("GradientReport", "verify_gradient"):
+        from derivations import gradients
+
+        return getattr(gradients, name)
+    raise AttributeError(f"module 'derivations' has no attribute {name!r}")
+
 
 __all__ = [
     "Derivation",
