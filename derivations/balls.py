@@ -57,8 +57,16 @@ class Ball:
         return Ball(self.mid.real if isinstance(self.mid, mpmath.mpc) else self.mid, self.rad)
 
 
+# The unit roundoff 2^-prec of each working precision met so far (exact powers of two).
+_UNITS: dict[int, Any] = {}
+
+
 def _u() -> Any:
-    return mpmath.mpf(2) ** (-mpmath.mp.prec)
+    prec = mpmath.mp.prec
+    u = _UNITS.get(prec)
+    if u is None:
+        u = _UNITS[prec] = mpmath.mpf(2) ** (-prec)
+    return u
 
 
 def _round(mid: Any, rad: Any) -> Ball:
@@ -286,7 +294,23 @@ class Tape:
         raise Unsupported(kind)  # pragma: no cover
 
 
+# Balls of the constants met so far, per (constant, working precision): a tape is
+# evaluated at many points, and each evaluation would round sqrt(2) or 1/3 again.
+_CONSTANTS: dict[tuple[sp.Basic, int], Ball] = {}
+_CONSTANTS_KEPT = 4096
+
+
 def _constant(c: sp.Basic) -> Ball:
+    key = (c, mpmath.mp.prec)
+    ball = _CONSTANTS.get(key)
+    if ball is None:
+        if len(_CONSTANTS) >= _CONSTANTS_KEPT:
+            _CONSTANTS.clear()
+        ball = _CONSTANTS[key] = _constant_ball(c)
+    return ball
+
+
+def _constant_ball(c: sp.Basic) -> Ball:
     if c.is_Integer:
         return _exact(int(c))
     if isinstance(c, sp.Float):

@@ -13,7 +13,10 @@
 
 Order matters.  The sides are first compared at random points that respect
 the domain (fast, and it stops a wrong claim before ``simplify`` hangs on
-it); then cheap normal forms, ``cancel(together(expand(e.rewrite(exp))))``, are
+it): the first ``FIRST_POINTS`` of them; the rest only if no proof is found,
+with time kept for them, so a step left without proof is tested at every
+point it asks for, and a proved step does not wait for evidence it no longer
+needs.  Then cheap normal forms, ``cancel(together(expand(e.rewrite(exp))))``, are
 tried on the symbols with their assumptions, case by case over finite sets,
 and over bounded intervals reparametrized by a positive symbol; ``simplify``
 comes last.  A claim with sums over a symbolic range (``Sum``, ``KroneckerDelta``)
@@ -39,7 +42,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import product
@@ -86,6 +89,11 @@ MAX_DPS_FACTOR = 8
 RESOLVED = 1e-20
 # Fewer agreeing points than this is no evidence.
 MIN_POINTS = 3
+# Points tested before the proofs; the rest of them only when no proof is found.
+FIRST_POINTS = 8
+# The proofs leave the points not yet tested this many times the time the first ones took
+# per point (capped by the numeric stage's share of the budget).
+RESERVE_FACTOR = 2.0
 # "products expanded", tried first, may use this share of the time left for proofs.
 EXPANDED_SHARE = 0.25
 # Integer ranges of the first group of points span at most this many values past their
@@ -278,10 +286,26 @@ class _Evidence:
     dps: int = DEFAULT_DPS
 
 
+# Prepared expressions of this process, kept for the next claim that holds them: a line of
+# a derivation is one side of two links, and the proof stage meets the sides of the numeric
+# stage again.  At most this many; the oldest half is dropped when it is full.
+PREPARED_KEPT = 512
+_prepared: dict[Any, Any] = {}
+
+
 def _prepare(expr: Any) -> Any:
-    """Primitives expanded, then derivatives and sums carried out."""
-    e = expand_primitives(expr)
-    return e.doit() if isinstance(e, sp.Basic) else e
+    """Primitives expanded, then derivatives and sums carried out (remembered: doit is slow)."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    done = _prepared.get(expr)
+    if done is None:
+        e = expand_primitives(expr)
+        done = e.doit() if isinstance(e, sp.Basic) else e
+        if len(_prepared) >= PREPARED_KEPT:
+            for key in list(_prepared)[: PREPARED_KEPT // 2]:
+                del _prepared[key]
+        _prepared[expr] = done
+    return done
 
 
 def _integer_symbols(exprs: Iterable[Any], domain: Domain) -> set[sp.Symbol]:
@@ -391,45 +415,90 @@ def _resolved(rad: Any, a: Ball, b: Ball) -> bool:
     return bool(rad == 0 or rad <= RESOLVED * max(abs(a.mid), abs(b.mid)))
 
 
-def _numeric_evidence(
-    claim: _Claim, domain: Domain, *, points: int, dps: int, seed: int, deadline: float
-) -> _Evidence:
-    rng = random.Random(seed)
-    evidence = _Evidence(dps=2 * dps)
-    ints_needed = sorted(_integer_symbols(claim.sides(), domain), key=str)
-    has_functions = bool(replace_undefined(claim.sides(), random.Random(0))[1])
-    groups = max(1, min(6, points // 4)) if (ints_needed or has_functions) else 1
-    per_group = -(-points // groups)
-    for g in range(groups):
-        if time.monotonic() >= deadline:
-            evidence.notes.append("numeric stage stopped by the time budget")
-            break
-        # Small sizes first (written-out sums grow with their product), larger ones later.
-        ints = domain.draw_integers(ints_needed, rng, span=INT_SPAN_START + 2 * g)
-        tester = _PointTester(claim, domain, ints, rng)
-        if tester.functions:
-            shown = ", ".join(f"{f} -> {lam}" for f, lam in tester.functions.items())
-            evidence.notes.append(f"undefined functions replaced by random ones ({shown})")
-        n_special = min(domain.special_count(tester.objects), per_group // 2) if g == 0 else 0
-        for k in range(per_group):
-            if time.monotonic() >= deadline:
-                break
-            point = domain.draw_reals(
-                tester.objects, rng, special=k if k < n_special else None, ints=tester.ints
-            )
-            outcome, shown_values = tester.test(point, 2 * dps)
-            if outcome == "differ":
-                confirm, _ = tester.test(point, 4 * dps)
-                if confirm == "differ":
-                    evidence.counterexample = {**tester.ints, **point}
-                    evidence.values = shown_values
-                    return evidence
-                outcome = "skip"
-            if outcome == "agree":
-                evidence.agreed += 1
-            else:
-                evidence.skipped += 1
-    return evidence
+class _NumericStage:
+    """The random points of one claim, tested in the order they are drawn, in two runs.
+
+    :meth:`run` tests points until ``until`` have been tried (or the deadline, or a
+    confirmed difference); a later call goes on from there with the same draws, so
+    the points tested in two runs are those one run would test.  ``check_equal``
+    tests the first ``FIRST_POINTS`` before the proofs and the rest only when no
+    proof is found: a proved step needs no more evidence, and a step left without
+    proof gets every point it would have had.
+    """
+
+    def __init__(self, claim: _Claim, domain: Domain, *, points: int, dps: int, seed: int):
+        self.claim, self.domain, self.points, self.dps = claim, domain, points, dps
+        self.rng = random.Random(seed)
+        self.evidence = _Evidence(dps=2 * dps)
+        self.tested = 0
+        self.exhausted = False  # every point drawn, or the draws broken off
+        self.elapsed_s = 0.0
+        self._draws = self._drawn()
+
+    def _drawn(self) -> Iterator[tuple[_PointTester, dict[Any, Any]]]:
+        claim, domain, rng = self.claim, self.domain, self.rng
+        ints_needed = sorted(_integer_symbols(claim.sides(), domain), key=str)
+        has_functions = bool(replace_undefined(claim.sides(), random.Random(0))[1])
+        groups = max(1, min(6, self.points // 4)) if (ints_needed or has_functions) else 1
+        per_group = -(-self.points // groups)
+        for g in range(groups):
+            # Small sizes first (written-out sums grow with their product), larger ones later.
+            ints = domain.draw_integers(ints_needed, rng, span=INT_SPAN_START + 2 * g)
+            tester = _PointTester(claim, domain, ints, rng)
+            if tester.functions:
+                shown = ", ".join(f"{f} -> {lam}" for f, lam in tester.functions.items())
+                self.evidence.notes.append(f"undefined functions replaced by random ones ({shown})")
+            n_special = min(domain.special_count(tester.objects), per_group // 2) if g == 0 else 0
+            for k in range(per_group):
+                special = k if k < n_special else None
+                yield (
+                    tester,
+                    domain.draw_reals(tester.objects, rng, special=special, ints=tester.ints),
+                )
+
+    def run(self, until: int, deadline: float) -> _Evidence:
+        """Test points until ``until`` are tried, the deadline passes, or two sides differ."""
+        started = time.monotonic()
+        evidence, dps = self.evidence, self.dps
+        try:
+            while self.tested < until and not self.exhausted:
+                if time.monotonic() >= deadline:
+                    evidence.notes.append("numeric stage stopped by the time budget")
+                    break
+                try:
+                    tester, point = next(self._draws)
+                except StopIteration:
+                    self.exhausted = True
+                    break
+                self.tested += 1
+                outcome, shown_values = tester.test(point, 2 * dps)
+                if outcome == "differ":
+                    confirm, _ = tester.test(point, 4 * dps)
+                    if confirm == "differ":
+                        evidence.counterexample = {**tester.ints, **point}
+                        evidence.values = shown_values
+                        self.exhausted = True
+                        break
+                    outcome = "skip"
+                if outcome == "agree":
+                    evidence.agreed += 1
+                else:
+                    evidence.skipped += 1
+        except BaseException:
+            self.exhausted = True  # a generator that raised cannot go on
+            raise
+        finally:
+            self.elapsed_s += time.monotonic() - started
+        if self.tested >= self.points:
+            self.exhausted = True
+        return evidence
+
+    def time_to_finish(self) -> float:
+        """A generous estimate of the time the points left would take (0 if none are)."""
+        if self.exhausted:
+            return 0.0
+        per_point = self.elapsed_s / max(1, self.tested)
+        return RESERVE_FACTOR * per_point * (self.points - self.tested)
 
 
 # ----------------------------------------------------------------------------------------
@@ -541,9 +610,16 @@ def _zero_by_simplify(e: sp.Expr) -> bool:
 
 
 def _prove_zero(
-    diffs: Sequence[Any], domain: Domain, deadline: float, notes: list[str]
+    diffs: Sequence[Any],
+    domain: Domain,
+    deadline: float,
+    notes: list[str],
+    pairs: Sequence[tuple[Any, Any]] | None = None,
 ) -> str | None:
-    """Name of the method that shows every difference is zero, or None."""
+    """Name of the method that shows every difference is zero, or None.
+
+    ``pairs``, when given, are the sides (a, b) of ``diffs`` (a - b each).
+    """
     raw = list(diffs)
     memo: dict[str, list[Any]] = {}
 
@@ -551,7 +627,10 @@ def _prove_zero(
     # (a sum over a symbolic range tries closed forms).
     def prepared() -> list[Any]:
         if "prepared" not in memo:
-            memo["prepared"] = [_prepare(d) for d in raw]
+            if pairs is not None:  # the sides as the numeric stage prepared them
+                memo["prepared"] = [_prepare(a) - _prepare(b) for a, b in pairs]
+            else:
+                memo["prepared"] = [_prepare(d) for d in raw]
         return memo["prepared"]
 
     def base() -> list[Any]:
@@ -696,6 +775,12 @@ def _prove_relation(claim: _Claim, domain: Domain, deadline: float, notes: list[
             d = rel.lhs - rel.rhs if rel.op in (">=", ">") else rel.rhs - rel.lhs
             strict = rel.op in (">", "<")
 
+            def by_sign_as_written() -> bool:
+                # The primitives' signs are facts (sigmoid > 0, relu >= 0, ...): a sum of
+                # their products with squares shows its sign before anything is expanded.
+                form = _real_derivatives(d.xreplace(_assumption_dummies([d], domain)))
+                return bool(form.is_positive if strict else form.is_nonnegative)
+
             def by_sign() -> bool:
                 diff = _prepare(d)
                 return _sign_shown(diff.xreplace(_assumption_dummies([diff], domain)), strict)
@@ -713,6 +798,8 @@ def _prove_relation(claim: _Claim, domain: Domain, deadline: float, notes: list[
                         lambda: index_sign_shown(d, domain, strict=strict),
                     )
                 )
+            if isinstance(d, sp.Basic) and d.has(*PRIMITIVES):
+                attempts.append(("sign as written, the primitives' own signs", by_sign_as_written))
             attempts.append(("sign of the normal form", by_sign))
             attempts.append(
                 (
@@ -837,37 +924,28 @@ def check_equal(
     deadline = start + budget_s
     claim = _Claim.of(a, b)
     dom = domain if isinstance(domain, Domain) else Domain(domain)
-    notes: list[str] = []
 
-    try:
-        with time_limit(budget_s * NUMERIC_SHARE):
-            evidence = _numeric_evidence(
-                claim,
-                dom,
-                points=points,
-                dps=dps,
-                seed=seed,
-                deadline=start + budget_s * NUMERIC_SHARE,
-            )
-    except BudgetExceeded:
-        evidence = _Evidence(dps=2 * dps, notes=["numeric stage exceeded its share of the budget"])
-    notes += evidence.notes
-    elapsed = time.monotonic() - start
-    if evidence.counterexample is not None:
-        return Verdict(
-            "refuted",
-            f"numeric: differ at {2 * dps} digits, confirmed at {4 * dps}",
-            elapsed,
-            counterexample=evidence.counterexample,
-            values=evidence.values,
-            points=evidence.agreed,
-            detail="; ".join(notes),
-        )
+    stage = _NumericStage(claim, dom, points=points, dps=dps, seed=seed)
+    numeric_deadline = start + budget_s * NUMERIC_SHARE
+    _run_numeric(stage, min(points, FIRST_POINTS), numeric_deadline)
+    if stage.evidence.counterexample is not None:
+        return _refuted(stage, dps, start)
 
+    # The proofs leave time for the points not yet tested, should no proof be found.
+    reserve = min(stage.time_to_finish(), max(0.0, numeric_deadline - time.monotonic()))
+    proof_notes: list[str] = []
     if claim.kind == "equal":
-        method = _prove_zero([x - y for x, y in claim.pairs], dom, deadline, notes)
+        method = _prove_zero(
+            [x - y for x, y in claim.pairs], dom, deadline - reserve, proof_notes, pairs=claim.pairs
+        )
     else:
-        method = _prove_relation(claim, dom, deadline, notes)
+        method = _prove_relation(claim, dom, deadline - reserve, proof_notes)
+    if method is None and not stage.exhausted:
+        _run_numeric(stage, points, deadline)
+        if stage.evidence.counterexample is not None:
+            return _refuted(stage, dps, start)
+    evidence = stage.evidence
+    notes = [*evidence.notes, *proof_notes]
     elapsed = time.monotonic() - start
     numeric = f"{evidence.agreed} points agree at {evidence.dps} digits"
     if evidence.skipped:
@@ -890,6 +968,32 @@ def check_equal(
     )
 
 
+def _run_numeric(stage: _NumericStage, until: int, deadline: float) -> None:
+    """``stage.run`` under a hard limit at ``deadline`` (a single point can be slow)."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        stage.evidence.notes.append("numeric stage: no time left")
+        return
+    try:
+        with time_limit(remaining):
+            stage.run(until, deadline)
+    except BudgetExceeded:
+        stage.evidence.notes.append("numeric stage exceeded its share of the budget")
+
+
+def _refuted(stage: _NumericStage, dps: int, start: float) -> Verdict:
+    evidence = stage.evidence
+    return Verdict(
+        "refuted",
+        f"numeric: differ at {2 * dps} digits, confirmed at {4 * dps}",
+        time.monotonic() - start,
+        counterexample=evidence.counterexample,
+        values=evidence.values,
+        points=evidence.agreed,
+        detail="; ".join(evidence.notes),
+    )
+
+
 # ----------------------------------------------------------------------------------------
 # Derivations
 # ----------------------------------------------------------------------------------------
@@ -904,12 +1008,15 @@ class Step:
 
     ``relation`` says how this line relates to the previous one: ``"="`` (for
     relations: equivalent), or ``"<="``, ``"<"``, ``">="``, ``">"`` for a chain
-    of inequalities.
+    of inequalities.  ``budget_s``, when given, replaces the derivation's budget
+    for this step alone: for a step no strategy is known to prove, so that its
+    numeric evidence does not wait for every strategy to run out of time.
     """
 
     expr: Any
     why: str
     relation: str = "="
+    budget_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.relation not in _STEP_RELATIONS:
@@ -918,6 +1025,8 @@ class Step:
             )
         if not self.why.strip():
             raise ValueError("every Step needs a justification (why)")
+        if self.budget_s is not None and not self.budget_s > 0:
+            raise ValueError(f"Step budget_s must be positive, got {self.budget_s}")
         _as_sympy(self.expr, "Step.expr")
 
 
@@ -1013,13 +1122,16 @@ class Derivation:
     def verify(
         self, *, budget_s: float | None = None, on_step: Callable[[StepVerdict], None] | None = None
     ) -> DerivationReport:
-        """Check every step; returns one verdict per step."""
+        """Check every step; returns one verdict per step.
+
+        ``budget_s`` replaces every step's budget (the derivation's, and a step's own).
+        """
         start = time.monotonic()
-        budget = self.budget_s if budget_s is None else budget_s
         domain = Domain(self.domain)
         results = []
         previous = self.quantity
         for i, step in enumerate(self.steps):
+            budget = budget_s if budget_s is not None else (step.budget_s or self.budget_s)
             verdict = _check_link(previous, step, domain, budget, self.points)
             sv = StepVerdict(i, step, verdict)
             results.append(sv)

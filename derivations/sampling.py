@@ -21,6 +21,7 @@ same number at every working precision; simplex points sum to exactly 1.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Iterable, Mapping
@@ -123,15 +124,19 @@ def _draw_from_set(s: sp.Set, rng: random.Random) -> Any:
     raise DomainError(f"cannot draw points from the set {s}; use an Interval, FiniteSet or Union")
 
 
-def _special_values(s: sp.Set) -> list[Any]:
-    """Points where claims tend to break: 0, +-1, 1/2, 2 and closed end points."""
+@functools.lru_cache(maxsize=256)
+def _special_values(s: sp.Set) -> tuple[Any, ...]:
+    """Points where claims tend to break: 0, +-1, 1/2, 2 and closed end points.
+
+    Remembered per set: ``Set.contains`` is slow, and every point asks again.
+    """
     candidates: list[Any] = [0, 1, -1, 0.5, 2]
     if isinstance(s, sp.Interval):
         if not s.left_open and s.inf.is_finite:
             candidates.append(_exact_number(s.inf))
         if not s.right_open and s.sup.is_finite:
             candidates.append(_exact_number(s.sup))
-    return [c for c in candidates if s.contains(sp.Rational(c)) is sp.true]
+    return tuple(c for c in candidates if s.contains(sp.Rational(c)) is sp.true)
 
 
 def _exact_number(v: sp.Basic) -> int | float:
@@ -305,7 +310,7 @@ class Domain:
             if x in values:
                 continue
             s = self.set_for(x)
-            options = _special_values(s) if special is not None else []
+            options = _special_values(s) if special is not None else ()
             if options:
                 values[x] = options[(special + j) % len(options)]  # type: ignore[operator]
             else:

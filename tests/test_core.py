@@ -205,6 +205,47 @@ def test_inequality_by_sign_of_a_square() -> None:
     assert check_equal(sp.Derivative(s, z) <= sp.Rational(1, 5)).status == "refuted"
 
 
+def test_sign_of_primitives_as_written() -> None:
+    """sigma(x) sigma(-x) y^2 >= 0 from sigma > 0 alone, nothing expanded; a wrong bound fails."""
+    v = check_equal(sp.Ge(sigmoid(x) * sigmoid(-x) * y**2, 0, evaluate=False))
+    assert v.status == "proved"
+    assert v.method.startswith("sign as written")
+    wrong = check_equal(sp.Ge(sigmoid(x) * sigmoid(-x) * y**2, 1, evaluate=False))
+    assert wrong.status == "refuted"
+
+
+# ----- points before and after the proofs ---------------------------------------------------------
+
+
+def test_a_proved_step_needs_only_the_first_points() -> None:
+    from derivations.core import FIRST_POINTS
+
+    v = check_equal(sp.Derivative(s, z), s * (1 - s), points=24)
+    assert v.status == "proved"
+    assert 0 < v.points <= FIRST_POINTS
+
+
+def test_a_step_without_proof_is_tested_at_every_point() -> None:
+    # atan(x) + atan(1/x) = pi/2 for x > 0: true, and no strategy proves it.
+    v = check_equal(
+        sp.atan(x) + sp.atan(1 / x), sp.pi / 2, domain={x: sp.Interval.open(0, sp.oo)}, points=20
+    )
+    assert v.status == "numerically-consistent"
+    assert v.points == 20
+
+
+def test_a_claim_wrong_only_at_later_points_is_still_refuted() -> None:
+    """min(K, 7) = K fails only for K >= 8, which only the later groups of points reach
+    (the first groups draw small sizes): the points left after the proofs find it."""
+    from derivations.core import FIRST_POINTS
+
+    K = sp.Symbol("K", integer=True, positive=True)
+    v = check_equal(sp.Min(K, 7), K, domain={K: (1, sp.oo)})
+    assert v.status == "refuted"
+    assert v.counterexample[K] >= 8
+    assert v.points >= FIRST_POINTS  # the first points agreed; a later one did not
+
+
 # ----- budgets and errors -----------------------------------------------------------------------
 
 HARD = (sp.expand((x + y + 1) ** 60), (x + y + 1) ** 60)
@@ -318,6 +359,36 @@ def test_derivation_validation() -> None:
         Step(z, "  ")
     with pytest.raises(ValueError, match="mixes directions"):
         Derivation(quantity=z, steps=[Step(z + 1, "a", relation="<="), Step(z, "b", relation=">=")])
+
+
+def test_a_step_budget_replaces_the_derivation_budget_for_that_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from derivations import core
+
+    budgets: list[float] = []
+    real_check = core.check_equal
+
+    def recording(*args: object, budget_s: float, **kwargs: object) -> Verdict:
+        budgets.append(budget_s)
+        return real_check(*args, budget_s=budget_s, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(core, "check_equal", recording)
+    d = Derivation(
+        quantity=sp.Derivative(s, z),
+        steps=[
+            Step(s * (1 - s), "the derivative", budget_s=1.5),
+            Step(s * sigmoid(-z), "symmetry"),
+        ],
+        budget_s=4.0,
+    )
+    assert d.verify().status == "proved"
+    assert budgets == [1.5, 4.0]
+    budgets.clear()
+    d.verify(budget_s=2.0)  # an explicit budget replaces every step's own
+    assert budgets == [2.0, 2.0]
+    with pytest.raises(ValueError, match="budget_s"):
+        Step(z, "same", budget_s=0)
 
 
 def test_mpmath_precision_is_left_as_found() -> None:
