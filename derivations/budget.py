@@ -13,6 +13,7 @@ budget ends; the result comes back pickled.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 import threading
@@ -73,9 +74,60 @@ class _Expired(BaseException):
         self.token = token
 
 
+# An exception raised inside a gc callback or a ``__del__`` is swallowed by the
+# interpreter; an alarm that lands there is put off by DEFER_S instead of raised,
+# for at most REFIRE_S.
+# The gc phase is tracked by a callback first in ``gc.callbacks`` at "start" and
+# one last at "stop", so that the callbacks of others (hypothesis registers one)
+# run inside the tracked phase.
+DEFER_S = 1e-3
+_collecting = False
+
+
+def _gc_started(phase: str, info: dict[str, int]) -> None:
+    global _collecting
+    if phase == "start":
+        _collecting = True
+
+
+def _gc_stopped(phase: str, info: dict[str, int]) -> None:
+    global _collecting
+    if phase == "stop":
+        _collecting = False
+
+
+def _track_gc(on: bool) -> None:
+    """Put the gc phase trackers around the other callbacks (on), or take them out."""
+    global _collecting
+    for tracker in (_gc_started, _gc_stopped):
+        while tracker in gc.callbacks:
+            gc.callbacks.remove(tracker)
+    _collecting = False
+    if on:
+        gc.callbacks.insert(0, _gc_started)
+        gc.callbacks.append(_gc_stopped)
+
+
+def _in_finalizer(frame: Any) -> bool:
+    """True inside a gc callback or a ``__del__``: where a raise would be swallowed."""
+    if _collecting:
+        return True
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _on_alarm(signum: int, frame: Any) -> None:
     now = time.monotonic()
-    expired = [tok for d, tok in _active if _due(d, tok) <= now + 1e-3]
+    due = [(_due(d, tok), tok) for d, tok in _active]
+    expired = [tok for when, tok in due if when <= now + 1e-3]
+    if expired and _in_finalizer(frame) and now - min(when for when, _ in due) < REFIRE_S:
+        # Put off, but not for ever: code that lives in finalizers would starve the
+        # alarm; past REFIRE_S it is raised there and, if swallowed, raised again.
+        signal.setitimer(signal.ITIMER_REAL, DEFER_S)
+        return
     if expired:
         # The outermost expired budget wins: inner blocks re-raise it.
         _fired[id(expired[0])] = now
@@ -99,6 +151,7 @@ def time_limit(seconds: float) -> Iterator[None]:
     previous = signal.getsignal(signal.SIGALRM)
     if not _active:
         signal.signal(signal.SIGALRM, _on_alarm)
+        _track_gc(True)
     _active.append((time.monotonic() + seconds, token))
     _arm_earliest()
     try:
@@ -119,6 +172,7 @@ def time_limit(seconds: float) -> Iterator[None]:
                 if signal.SIGALRM in signal.sigpending():
                     signal.sigwait({signal.SIGALRM})  # ours, and no longer wanted
                 signal.signal(signal.SIGALRM, previous)
+                _track_gc(False)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
 

@@ -918,6 +918,20 @@ def _attention() -> Iterator[NoteClaim]:
         sp.Add(*[m / sp.Add(*masked) for m in masked]),
         1,
     )
+    length, cut = sp.symbols("k n", integer=True, positive=True)
+    yield NoteClaim(
+        "training-subsequences",
+        ATT,
+        r"\text{subsequences of } k-n \text{ from } n=1 \to k-1",
+        sp.Sum(length - cut, (cut, 1, length - 1)),
+        length * (length - 1) / 2,
+        domain={length: (2, 64)},
+        reason=(
+            "the prefixes have lengths k - 1, ..., 1: k - 1 next-token predictions"
+            " from one input, which as inputs of their own would hold k (k - 1) / 2"
+            " tokens; with the causal mask one pass over the k tokens gives them all"
+        ),
+    )
     yield _scaled_variance()
     yield from _projection_shapes()
 
