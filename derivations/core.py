@@ -340,8 +340,20 @@ class _PointTester:
     for twice the digits, up to ``MAX_DPS_FACTOR`` times the starting count.
     """
 
-    def __init__(self, claim: _Claim, domain: Domain, ints: Mapping[Any, int], rng: random.Random):
-        sides, self.functions = replace_undefined(claim.sides(), rng)
+    def __init__(
+        self,
+        claim: _Claim,
+        domain: Domain,
+        ints: Mapping[Any, int],
+        rng: random.Random,
+        *,
+        undefined: bool = True,
+    ):
+        """``undefined=False``: the claim is known to hold no undefined function."""
+        if undefined:
+            sides, self.functions = replace_undefined(claim.sides(), rng)
+        else:
+            sides, self.functions = claim.sides(), {}
         concrete = [_prepare(expand_finite_sums(s.subs(ints))) for s in sides]
         indexed = sorted(set().union(*(s.atoms(sp.Indexed) for s in concrete)), key=str)
         dummies = {x: sp.Dummy(str(x)) for x in indexed}
@@ -444,7 +456,7 @@ class _NumericStage:
         for g in range(groups):
             # Small sizes first (written-out sums grow with their product), larger ones later.
             ints = domain.draw_integers(ints_needed, rng, span=INT_SPAN_START + 2 * g)
-            tester = _PointTester(claim, domain, ints, rng)
+            tester = _PointTester(claim, domain, ints, rng, undefined=has_functions)
             if tester.functions:
                 shown = ", ".join(f"{f} -> {lam}" for f, lam in tester.functions.items())
                 self.evidence.notes.append(f"undefined functions replaced by random ones ({shown})")

@@ -93,7 +93,7 @@ def expand_finite_sums(e: Any) -> Any:
     For the numeric stage, once the sizes are drawn: much faster than
     ``doit``, which tries closed forms before it adds K terms.
     """
-    if not isinstance(e, sp.Basic):
+    if not isinstance(e, sp.Basic) or not e.has(sp.Sum, sp.Product):
         return e
     while True:
         done = e.replace(
