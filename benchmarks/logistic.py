@@ -9,7 +9,8 @@ Speed, N = 10^6 samples, d = 64 features, float64 (X is 512 MB):
 * PyTorch (optional): autograd of binary_cross_entropy_with_logits(X @ w + b, y),
   forward and backward, on the same memory (torch.from_numpy, no copy).
 
-Each is timed REPEATS times, interleaved, in one process; the ratios are of
+Each is timed REPEATS times, interleaved, in one process (ours also with its
+threads limited to one, for reference); the ratios are of
 medians.  Bars (issue 4): ours / products <= 1.25, ours / PyTorch <= 0.6.
 The machine is shared: expect noise; the ratios are what to read.
 
@@ -20,16 +21,16 @@ over z in [-745, 745] (bar: 4 ulp), and PyTorch's values where it loses them.
 
 from __future__ import annotations
 
-import statistics
-import time
+import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import numeric
-from benchmarks import optional_torch, record
+from benchmarks import median_times, optional_torch, record
 from derivations.accuracy import ulps
+from numeric._threads import ENV_VAR
 
 N, D = 1_000_000, 64
 REPEATS = 7
@@ -38,10 +39,17 @@ BAR_TORCH = 0.6
 MAX_ULP = 4.0
 
 
-def _timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def _one_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) with numeric's threads limited to one (numeric._threads)."""
+    saved = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = "1"
+    try:
+        return fn(*args)
+    finally:
+        if saved is None:
+            del os.environ[ENV_VAR]
+        else:
+            os.environ[ENV_VAR] = saved
 
 
 def _problem() -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -70,13 +78,8 @@ def speed() -> bool:
             loss.backward()
 
         runs["pytorch autograd"] = torch_autograd
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    for fn in runs.values():
-        fn()  # warm up
-    for _ in range(REPEATS):
-        for name, fn in runs.items():
-            times[name].append(_timed(fn))
-    med = {k: statistics.median(v) for k, v in times.items()}
+    runs["ours, one thread"] = lambda: _one_thread(numeric.logistic_regression_grad, w, b, X, y)
+    med = median_times(runs, REPEATS)
     print(f"logistic_regression_grad, N = {N}, d = {D}, float64 (median of {REPEATS}, interleaved)")
     for name, t in med.items():
         print(f"  {name:<18} {t * 1e3:8.1f} ms")
@@ -91,7 +94,9 @@ def speed() -> bool:
         ok &= ratio_t <= BAR_TORCH
         record("logistic_regression_grad N=1e6 d=64", "time / torch autograd", ratio_t, BAR_TORCH)
         print(
-            f"  ours / pytorch autograd: {ratio_t:.2f} (bar {BAR_TORCH}; torch {torch.__version__})"
+            f"  ours / pytorch autograd: {ratio_t:.2f} (bar {BAR_TORCH}; torch {torch.__version__},"
+            f" {torch.get_num_threads()} threads); ours on one thread:"
+            f" {med['ours, one thread'] / med['pytorch autograd']:.2f}"
         )
     else:
         print("  pytorch not installed: that comparison is skipped")

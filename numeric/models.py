@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike
 
 from numeric import activations, losses
 from numeric._arrays import Array, as_float_array, real_part
+from numeric._threads import run_row_blocks
 from numeric.losses import _fold, check_labels
 
 __all__ = [
@@ -88,15 +89,17 @@ def logistic_regression_loss(w: ArrayLike, b: ArrayLike, X: ArrayLike, y: ArrayL
     return np.mean(terms)
 
 
-# Rows of X per block of logistic_regression_grad: about 1 MiB of X, which stays in the
-# per-core cache between the block's two products.
-_BLOCK_BYTES = 1 << 20
+# Entries of X per block of logistic_regression_grad: 2^17 (1 MiB of float64), which
+# stays in a core's cache between the block's two products.  It is also below the size
+# from which OpenBLAS splits a matrix-vector product among its own threads (seen
+# between 2^18 and 2^19 entries); on a loaded machine those threads' busy-waiting made
+# blocks of 2^19 entries ten to twenty times slower.
+_BLOCK_ENTRIES = 1 << 17
 
 
 def _rows_per_block(X: Array) -> int:
-    """How many rows of X make about ``_BLOCK_BYTES`` (at least one)."""
-    row_bytes = max(1, X.shape[1] * X.itemsize)
-    return max(1, _BLOCK_BYTES // int(row_bytes))
+    """How many rows of X make about ``_BLOCK_ENTRIES`` entries (at least one)."""
+    return max(1, _BLOCK_ENTRIES // max(1, int(X.shape[1])))
 
 
 def logistic_regression_grad(
@@ -111,27 +114,33 @@ def logistic_regression_grad(
     full relative accuracy for confident, correct predictions.
 
     Speed: X is read from memory once.  The rows are taken in blocks of
-    about 1 MiB: z_B = X_B w + b, r_B, then dw += X_B^T r_B while X_B is
+    about 2^17 entries: z_B = X_B w + b, r_B, then X_B^T r_B while X_B is
     still in cache, so the two matrix-vector products cost about one pass
-    over X (for large N, less than X @ w and X.T @ r done one after the
-    other).  X is never copied when it has the inputs' dtype.
+    over X.  Large X is shared among threads (numeric._threads); the blocks'
+    shares are summed in block order, so the result does not depend on the
+    number of threads.  X is never copied when it has the inputs' dtype.
     """
     ww, bb, XX, yy = _logistic_inputs(w, b, X, y)
     n = XX.shape[0]
     residual = _residual if np.iscomplexobj(ww) else _residual_in_place
-    rows = _rows_per_block(XX)
-    dw = np.zeros_like(ww)
-    db = ww.dtype.type(0)
-    z = np.empty(min(rows, n), ww.dtype)
-    for start in range(0, n, rows):
-        block = XX[start : start + rows]
-        zb = np.matmul(block, ww, out=z[: block.shape[0]])
-        zb += bb
-        r = residual(zb, yy[start : start + rows])
-        dw += block.T @ r
-        db += r.sum()
+    rows = min(n, _rows_per_block(XX))
+    n_blocks = -(-n // rows)
+    dw_parts = np.empty((n_blocks, XX.shape[1]), ww.dtype)
+    db_parts = np.empty(n_blocks, ww.dtype)
+
+    def block(part: slice, z: Array) -> None:
+        X_B = XX[part]
+        z_B = np.matmul(X_B, ww, out=z[: X_B.shape[0]])
+        z_B += bb
+        r = residual(z_B, yy[part])
+        k = part.start // rows
+        np.matmul(X_B.T, r, out=dw_parts[k])
+        db_parts[k] = r.sum()
+
+    run_row_blocks(block, n, rows, XX.size, lambda: np.empty(rows, ww.dtype))
+    dw: Array = dw_parts.sum(axis=0)
     dw /= n
-    return dw, db / n
+    return dw, db_parts.sum() / n
 
 
 def _residual(z: Array, y: Array) -> Array:

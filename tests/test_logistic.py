@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from unittest import mock
 
 import mpmath
@@ -25,7 +26,7 @@ import numeric
 from derivations import logistic as lg
 from derivations.functions import expand_primitives
 from derivations.highprec import reference
-from numeric import models
+from numeric import _threads, models
 from numeric.testing import binary_labels, finite_arrays, soft_labels
 from tests.conftest import ulp_error, worst_ulp_over
 
@@ -152,14 +153,26 @@ def test_three_sources_agree_soft_labels(problem) -> None:  # type: ignore[no-un
     _check_three_sources(*problem)
 
 
-@given(problems(), st.integers(1, 9))
-def test_blocks_of_rows_give_the_same_gradient(problem, rows: int) -> None:  # type: ignore[no-untyped-def]
-    """The gradient is accumulated over blocks of rows; here blocks of 1 to 9 rows, so
-    most problems take several blocks and a short last one."""
+@given(problems(), st.integers(1, 9), st.integers(1, 3))
+def test_blocks_of_rows_on_threads_give_the_same_gradient(problem, rows: int, threads: int) -> None:  # type: ignore[no-untyped-def]
+    """The gradient is accumulated over blocks of rows, shared among threads; here blocks
+    of 1 to 9 rows on 1 to 3 threads, so most problems take several blocks and a short
+    last one.  The blocks' shares are summed in block order: the same bits on any
+    number of threads."""
     w, b, X, y = problem
-    with mock.patch.object(models, "_BLOCK_BYTES", rows * X.shape[1] * X.itemsize):
+    with (
+        mock.patch.object(models, "_BLOCK_ENTRIES", rows * X.shape[1]),
+        mock.patch.object(_threads, "MIN_ENTRIES", 0),
+        mock.patch.object(_threads, "available_cores", lambda: threads),
+        mock.patch.dict(os.environ, {_threads.ENV_VAR: str(threads)}),
+    ):
         assert models._rows_per_block(X) == rows
         _check_three_sources(w, b, X, y)
+        dw, db = numeric.logistic_regression_grad(w, b, X, y)
+        with mock.patch.dict(os.environ, {_threads.ENV_VAR: "1"}):
+            dw_one, db_one = numeric.logistic_regression_grad(w, b, X, y)
+    np.testing.assert_array_equal(dw, dw_one)
+    assert db == db_one
 
 
 @given(problems())
