@@ -299,13 +299,22 @@ def _prepare(expr: Any) -> Any:
         return expr
     done = _prepared.get(expr)
     if done is None:
-        e = expand_primitives(expr)
-        done = e.doit() if isinstance(e, sp.Basic) else e
+        done = _prepared_anew(expr)
         if len(_prepared) >= PREPARED_KEPT:
             for key in list(_prepared)[: PREPARED_KEPT // 2]:
                 del _prepared[key]
         _prepared[expr] = done
     return done
+
+
+def _prepared_anew(expr: sp.Basic) -> Any:
+    if isinstance(expr, sp.Derivative) and not any(v.has(*PRIMITIVES) for v in expr.variables):
+        # The function prepared once (remembered: the entries of a gradient share it),
+        # then differentiated; doit(deep=False) leaves the prepared function as it is.
+        function = _prepare(expr.expr)
+        return sp.Derivative(function, *expr.variable_count).doit(deep=False)
+    e = expand_primitives(expr)
+    return e.doit() if isinstance(e, sp.Basic) else e
 
 
 def _integer_symbols(exprs: Iterable[Any], domain: Domain) -> set[sp.Symbol]:
