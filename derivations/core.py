@@ -13,10 +13,10 @@
 
 Order matters.  The sides are first compared at random points that respect
 the domain (fast, and it stops a wrong claim before ``simplify`` hangs on
-it): the first ``FIRST_POINTS`` of them; the rest only if no proof is found,
-with time kept for them, so a step left without proof is tested at every
-point it asks for, and a proved step does not wait for evidence it no longer
-needs.  Then cheap normal forms, ``cancel(together(expand(e.rewrite(exp))))``, are
+it): the first ``FIRST_POINTS`` of them (or the first group of sizes); the
+rest only if no proof is found, with time kept for them, so a step left
+without proof is tested at every point it asks for, and a proved step does
+not wait for evidence it no longer needs.  Then cheap normal forms, ``cancel(together(expand(e.rewrite(exp))))``, are
 tried on the symbols with their assumptions, case by case over finite sets,
 and over bounded intervals reparametrized by a positive symbol; ``simplify``
 comes last.  A claim with sums over a symbolic range (``Sum``, ``KroneckerDelta``)
@@ -89,7 +89,8 @@ MAX_DPS_FACTOR = 8
 RESOLVED = 1e-20
 # Fewer agreeing points than this is no evidence.
 MIN_POINTS = 3
-# Points tested before the proofs; the rest of them only when no proof is found.
+# Points tested before the proofs (where sizes or random functions are drawn in groups,
+# the first group instead); the rest of them only when no proof is found.
 FIRST_POINTS = 8
 # The proofs leave the points not yet tested this many times the time the first ones took
 # per point (capped by the numeric stage's share of the budget).
@@ -442,9 +443,9 @@ class _NumericStage:
     :meth:`run` tests points until ``until`` have been tried (or the deadline, or a
     confirmed difference); a later call goes on from there with the same draws, so
     the points tested in two runs are those one run would test.  ``check_equal``
-    tests the first ``FIRST_POINTS`` before the proofs and the rest only when no
-    proof is found: a proved step needs no more evidence, and a step left without
-    proof gets every point it would have had.
+    tests the first run's points before the proofs (:meth:`first_run`) and the rest
+    only when no proof is found: a proved step needs no more evidence, and a step
+    left without proof gets every point it would have had.
     """
 
     def __init__(self, claim: _Claim, domain: Domain, *, points: int, dps: int, seed: int):
@@ -454,18 +455,33 @@ class _NumericStage:
         self.tested = 0
         self.exhausted = False  # every point drawn, or the draws broken off
         self.elapsed_s = 0.0
+        self._layout: tuple[list[Any], bool, int, int] | None = None
         self._draws = self._drawn()
 
+    def layout(self) -> tuple[list[Any], bool, int, int]:
+        """Integer symbols to draw, whether there are undefined functions, groups, points
+        per group.  Each group draws new sizes (and new random functions)."""
+        if self._layout is None:
+            claim = self.claim
+            ints_needed = sorted(_integer_symbols(claim.sides(), self.domain), key=str)
+            has_functions = bool(replace_undefined(claim.sides(), random.Random(0))[1])
+            groups = max(1, min(6, self.points // 4)) if (ints_needed or has_functions) else 1
+            self._layout = (ints_needed, has_functions, groups, -(-self.points // groups))
+        return self._layout
+
+    def first_run(self) -> int:
+        """Points tested before the proofs: the first group of sizes (the smallest) or of
+        random functions where there are several, else the first ``FIRST_POINTS``."""
+        _, _, groups, per_group = self.layout()
+        return per_group if groups > 1 else min(self.points, FIRST_POINTS)
+
     def _drawn(self) -> Iterator[tuple[_PointTester, dict[Any, Any]]]:
-        claim, domain, rng = self.claim, self.domain, self.rng
-        ints_needed = sorted(_integer_symbols(claim.sides(), domain), key=str)
-        has_functions = bool(replace_undefined(claim.sides(), random.Random(0))[1])
-        groups = max(1, min(6, self.points // 4)) if (ints_needed or has_functions) else 1
-        per_group = -(-self.points // groups)
+        domain, rng = self.domain, self.rng
+        ints_needed, has_functions, groups, per_group = self.layout()
         for g in range(groups):
             # Small sizes first (written-out sums grow with their product), larger ones later.
             ints = domain.draw_integers(ints_needed, rng, span=INT_SPAN_START + 2 * g)
-            tester = _PointTester(claim, domain, ints, rng, undefined=has_functions)
+            tester = _PointTester(self.claim, domain, ints, rng, undefined=has_functions)
             if tester.functions:
                 shown = ", ".join(f"{f} -> {lam}" for f, lam in tester.functions.items())
                 self.evidence.notes.append(f"undefined functions replaced by random ones ({shown})")
@@ -477,11 +493,13 @@ class _NumericStage:
                     domain.draw_reals(tester.objects, rng, special=special, ints=tester.ints),
                 )
 
-    def run(self, until: int, deadline: float) -> _Evidence:
-        """Test points until ``until`` are tried, the deadline passes, or two sides differ."""
+    def run(self, until: int | None, deadline: float) -> _Evidence:
+        """Test points until ``until`` are tried (None: :meth:`first_run`), the deadline
+        passes, or two sides differ."""
         started = time.monotonic()
         evidence, dps = self.evidence, self.dps
         try:
+            until = self.first_run() if until is None else until
             while self.tested < until and not self.exhausted:
                 if time.monotonic() >= deadline:
                     evidence.notes.append("numeric stage stopped by the time budget")
@@ -950,7 +968,7 @@ def check_equal(
 
     stage = _NumericStage(claim, dom, points=points, dps=dps, seed=seed)
     numeric_deadline = start + budget_s * NUMERIC_SHARE
-    _run_numeric(stage, min(points, FIRST_POINTS), numeric_deadline)
+    _run_numeric(stage, None, numeric_deadline)
     if stage.evidence.counterexample is not None:
         return _refuted(stage, dps, start)
 
@@ -991,7 +1009,7 @@ def check_equal(
     )
 
 
-def _run_numeric(stage: _NumericStage, until: int, deadline: float) -> None:
+def _run_numeric(stage: _NumericStage, until: int | None, deadline: float) -> None:
     """``stage.run`` under a hard limit at ``deadline`` (a single point can be slow)."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
