@@ -16,8 +16,8 @@ the domain (fast, and it stops a wrong claim before ``simplify`` hangs on
 it): the first ``FIRST_POINTS`` of them (or the first group of sizes); the
 rest only if no proof is found, with time kept for them, so a step left
 without proof is tested at every point it asks for, and a proved step does
-not wait for evidence it no longer needs.  Then cheap normal forms, ``cancel(together(expand(e.rewrite(exp))))``, are
-tried on the symbols with their assumptions, case by case over finite sets,
+not wait for evidence it no longer needs.  Then cheap normal forms,
+``cancel(together(expand(e.rewrite(exp))))``, are tried on the symbols with their assumptions, case by case over finite sets,
 and over bounded intervals reparametrized by a positive symbol; ``simplify``
 comes last.  A claim with sums over a symbolic range (``Sum``, ``KroneckerDelta``)
 first goes through the rules of :mod:`derivations.sums`.  Every attempt runs
