@@ -11,17 +11,18 @@
 * ``"undecided"``: no proof and no usable point (every point failed to
   evaluate).  A registered derivation never ends here.
 
-Order matters.  The sides are first compared at random points that respect
-the domain (fast, and it stops a wrong claim before ``simplify`` hangs on
-it): the first ``FIRST_POINTS`` of them (or the first group of sizes); the
-rest only if no proof is found, with time kept for them, so a step left
-without proof is tested at every point it asks for, and a proved step does
-not wait for evidence it no longer needs.  Then cheap normal forms,
-``cancel(together(expand(e.rewrite(exp))))``, are tried on the symbols with their assumptions, case by case over finite sets,
-and over bounded intervals reparametrized by a positive symbol; ``simplify``
-comes last.  A claim with sums over a symbolic range (``Sum``, ``KroneckerDelta``)
-first goes through the rules of :mod:`derivations.sums`.  Every attempt runs
-under the time budget; one that runs out is named in the verdict's ``method``.
+Order matters.  The sides are first compared at random points that respect the
+domain (fast, and it stops a wrong claim before ``simplify`` hangs on it): the
+first ``FIRST_POINTS`` of them (or the first group of sizes); the rest only if
+no proof is found, with time kept for them, so a step left without proof is
+tested at every point it asks for, and a proved step does not wait for
+evidence it no longer needs.  Then cheap normal forms,
+``cancel(together(expand(e.rewrite(exp))))``, are tried on the symbols with
+their assumptions, case by case over finite sets, and over bounded intervals
+reparametrized by a positive symbol; ``simplify`` comes last.  A claim with
+sums over a symbolic range (``Sum``, ``KroneckerDelta``) first goes through
+the rules of :mod:`derivations.sums`.  Every attempt runs under the time
+budget; one that runs out is named in the verdict's ``method``.
 
 Relations work the same way: ``check_equal(rel)`` asks whether ``rel`` holds
 on the domain, ``check_equal(rel1, rel2)`` whether the two are equivalent.
