@@ -26,14 +26,23 @@ def optional_torch() -> Any | None:
     return torch
 
 
-def median_times(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+def median_times(
+    fns: dict[str, Callable[[], Any]], repeats: int, settle_s: float = 0.0
+) -> dict[str, float]:
     """Median seconds of each function over ``repeats`` runs, after one warm-up run;
-    the runs are interleaved so that the machine's load falls on all alike."""
+    the runs are interleaved so that the machine's load falls on all alike.
+
+    ``settle_s``: an idle pause before each timed run.  BLAS and OpenMP pools
+    keep their threads spinning for a while after a call; without the pause,
+    whichever function runs next shares the cores with them (seen: 60 ms
+    becoming 90 ms after a threaded matrix-vector product).
+    """
     runs: dict[str, list[float]] = {name: [] for name in fns}
     for fn in fns.values():
         fn()
     for _ in range(repeats):
         for name, fn in fns.items():
+            time.sleep(settle_s)
             start = time.perf_counter()
             fn()
             runs[name].append(time.perf_counter() - start)

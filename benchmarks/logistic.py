@@ -10,8 +10,10 @@ Speed, N = 10^6 samples, d = 64 features, float64 (X is 512 MB):
   forward and backward, on the same memory (torch.from_numpy, no copy).
 
 Each is timed REPEATS times, interleaved, in one process (ours also with its
-threads limited to one, for reference); the ratios are of
-medians.  Bars (issue 4): ours / products <= 1.25, ours / PyTorch <= 0.6.
+threads limited to one, for reference), each run after an idle SETTLE_S so
+that BLAS or OpenMP threads left spinning by the previous run do not share
+the cores with it; the ratios are of medians.
+Bars (issue 4): ours / products <= 1.25, ours / PyTorch <= 0.6.
 The machine is shared: expect noise; the ratios are what to read.
 
 Accuracy, float64, hard labels: the worst error in ulps of bce_with_logits
@@ -36,6 +38,7 @@ N, D = 1_000_000, 64
 REPEATS = 7
 BAR_PRODUCTS = 1.25
 BAR_TORCH = 0.6
+SETTLE_S = 0.3  # idle before each timed run: no library pays for another's spinning threads
 MAX_ULP = 4.0
 
 
@@ -79,7 +82,7 @@ def speed() -> bool:
 
         runs["pytorch autograd"] = torch_autograd
     runs["ours, one thread"] = lambda: _one_thread(numeric.logistic_regression_grad, w, b, X, y)
-    med = median_times(runs, REPEATS)
+    med = median_times(runs, REPEATS, settle_s=SETTLE_S)
     print(f"logistic_regression_grad, N = {N}, d = {D}, float64 (median of {REPEATS}, interleaved)")
     for name, t in med.items():
         print(f"  {name:<18} {t * 1e3:8.1f} ms")

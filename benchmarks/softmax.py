@@ -42,6 +42,7 @@ from numeric._threads import ENV_VAR
 ROWS, CLASSES = 200_000, 100
 REPEATS = 7
 TIME_BAR = 0.8
+SETTLE_S = 0.3  # idle before each timed run (benchmarks.median_times)
 ULP_BAR = 8.0
 VERIFY_BAR_S = 4.0
 MARGINS = (46.0, 60.0)
@@ -71,7 +72,7 @@ def time_ratio(torch: Any | None) -> dict[str, tuple[float, float | None]]:
     results = {}
     for label, threads in (("default threads", None), ("one thread each", 1)):
         with _thread_limit(torch, threads):
-            times = median_times(fns, REPEATS)
+            times = median_times(fns, REPEATS, settle_s=SETTLE_S)
         results[label] = (times["ours"], times.get("torch"))
     return results
 
