@@ -8,13 +8,25 @@ same run, medians of repetitions.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RESULTS", "Result", "median_times", "optional_torch", "record", "summary_markdown"]
+from numeric._threads import ENV_VAR
+
+__all__ = [
+    "RESULTS",
+    "Result",
+    "median_times",
+    "optional_torch",
+    "record",
+    "summary_markdown",
+    "thread_limit",
+]
 
 
 def optional_torch() -> Any | None:
@@ -24,6 +36,27 @@ def optional_torch() -> Any | None:
     except ImportError:
         return None
     return torch
+
+
+@contextmanager
+def thread_limit(threads: int | None, torch: Any | None = None) -> Iterator[None]:
+    """numeric's threads (and PyTorch's, if given) limited to ``threads`` in the block;
+    None leaves both at their defaults."""
+    saved_env = os.environ.get(ENV_VAR)
+    saved_torch = torch.get_num_threads() if torch is not None else None
+    if threads is not None:
+        os.environ[ENV_VAR] = str(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = saved_env
+        if torch is not None:
+            torch.set_num_threads(saved_torch)
 
 
 def median_times(

@@ -23,16 +23,14 @@ over z in [-745, 745] (bar: 4 ulp), and PyTorch's values where it loses them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import numeric
-from benchmarks import median_times, optional_torch, record
+from benchmarks import median_times, optional_torch, record, thread_limit
 from derivations.accuracy import ulps
-from numeric._threads import ENV_VAR
 
 N, D = 1_000_000, 64
 REPEATS = 7
@@ -40,19 +38,6 @@ BAR_PRODUCTS = 1.25
 BAR_TORCH = 0.6
 SETTLE_S = 0.3  # idle before each timed run: no library pays for another's spinning threads
 MAX_ULP = 4.0
-
-
-def _one_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    """fn(*args) with numeric's threads limited to one (numeric._threads)."""
-    saved = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = "1"
-    try:
-        return fn(*args)
-    finally:
-        if saved is None:
-            del os.environ[ENV_VAR]
-        else:
-            os.environ[ENV_VAR] = saved
 
 
 def _problem() -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -81,7 +66,12 @@ def speed() -> bool:
             loss.backward()
 
         runs["pytorch autograd"] = torch_autograd
-    runs["ours, one thread"] = lambda: _one_thread(numeric.logistic_regression_grad, w, b, X, y)
+
+    def ours_one_thread() -> Any:
+        with thread_limit(1):
+            return numeric.logistic_regression_grad(w, b, X, y)
+
+    runs["ours, one thread"] = ours_one_thread
     med = median_times(runs, REPEATS, settle_s=SETTLE_S)
     print(f"logistic_regression_grad, N = {N}, d = {D}, float64 (median of {REPEATS}, interleaved)")
     for name, t in med.items():

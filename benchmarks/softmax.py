@@ -21,23 +21,20 @@ PyTorch is optional: without it only our side is measured.
 
 from __future__ import annotations
 
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import mpmath
 import numpy as np
 
 import numeric
-from benchmarks import median_times, optional_torch, record
+from benchmarks import median_times, optional_torch, record, thread_limit
 from derivations.accuracy import ulps
-from numeric._threads import ENV_VAR
 
 ROWS, CLASSES = 200_000, 100
 REPEATS = 7
@@ -71,30 +68,10 @@ def time_ratio(torch: Any | None) -> dict[str, tuple[float, float | None]]:
         fns["torch"] = torch_grad
     results = {}
     for label, threads in (("default threads", None), ("one thread each", 1)):
-        with _thread_limit(torch, threads):
+        with thread_limit(threads, torch):
             times = median_times(fns, REPEATS, settle_s=SETTLE_S)
         results[label] = (times["ours"], times.get("torch"))
     return results
-
-
-@contextmanager
-def _thread_limit(torch: Any | None, threads: int | None) -> Iterator[None]:
-    """Both libraries limited to ``threads`` (None: their defaults) inside the block."""
-    saved_env = os.environ.get(ENV_VAR)
-    saved_torch = torch.get_num_threads() if torch is not None else None
-    if threads is not None:
-        os.environ[ENV_VAR] = str(threads)
-        if torch is not None:
-            torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if saved_env is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = saved_env
-        if torch is not None:
-            torch.set_num_threads(saved_torch)
 
 
 def dominant_class(torch: Any | None) -> tuple[float, float | None]:
