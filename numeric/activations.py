@@ -108,11 +108,27 @@ def relu_grad(z: ArrayLike) -> Any:
 # ----- along an axis ----------------------------------------------------------------------
 
 
+def _two_diff_into(a: Array, b: Array, d: Array, r: Array, scratch: Array) -> None:
+    """d + r = a - b exactly (Knuth's TwoSum), written into d and r; b may broadcast.
+
+    Six passes: d = fl(a - b), bb = d - a (into ``scratch``), then
+    r = (a - (d - bb)) - (b + bb).  Non-finite inputs give NaN in r.
+    """
+    with np.errstate(invalid="ignore"):
+        np.subtract(a, b, out=d)
+        np.subtract(d, a, out=scratch)
+        np.subtract(d, scratch, out=r)
+        np.subtract(a, r, out=r)
+        scratch += b
+        r -= scratch
+
+
 def _two_diff(a: Array, b: Array) -> tuple[Array, Array]:
-    """d = fl(a - b) and the rounding error r, so that a - b = d + r exactly (Knuth's TwoSum)."""
-    d = a - b
-    bb = d - a
-    r = (a - (d - bb)) + (-b - bb)
+    """d = fl(a - b) and the rounding error r, so that a - b = d + r exactly (r is 0
+    where it is not finite)."""
+    shape, dtype = np.broadcast_shapes(np.shape(a), np.shape(b)), np.result_type(a, b)
+    d, r, scratch = (np.empty(shape, dtype) for _ in range(3))
+    _two_diff_into(a, b, d, r, scratch)
     return d, np.where(np.isfinite(r), r, 0)
 
 

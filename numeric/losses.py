@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike
 
 from numeric._arrays import Array, as_float_array, check_axis, real_part, scalar_or_array
 from numeric._threads import run_row_blocks
-from numeric.activations import _two_diff, log_softmax
+from numeric.activations import _two_diff, _two_diff_into, log_softmax
 
 __all__ = ["bce", "bce_with_logits", "bce_with_logits_grad", "cross_entropy", "cross_entropy_grad"]
 
@@ -233,23 +233,16 @@ def _row_max(zb: Array) -> tuple[Array, Array]:
 
 
 def _shift(zb: Array, m: Array, d: Array, r: Array, bb: Array) -> None:
-    """d + r = z - m exactly (Knuth's TwoSum), into d and r; m is each row's max.
+    """d + r = z - m exactly (TwoSum), into d and r; m is each row's max, bb scratch.
 
-    Six passes over three arrays of zb's shape (``bb`` is scratch): d = fl(z - m),
-    then r = (z - (d - bb)) - (m + bb) with bb = d - z.  A row whose max is not
-    finite (a NaN, +inf, or all -inf) has no softmax: its d is NaN, so
-    everything computed from it is NaN.
+    A row whose max is not finite (a NaN, +inf, or all -inf) has no softmax:
+    its d is NaN, so everything computed from it is NaN.  A -inf logit gives
+    a NaN r, handled with the tail.
     """
     column = m[:, None]
     if not np.all(np.isfinite(column)):
         column = np.where(np.isfinite(column), column, np.nan)
-    with np.errstate(invalid="ignore"):  # -inf logits: r is NaN, handled with the tail
-        np.subtract(zb, column, out=d)
-        np.subtract(d, zb, out=bb)
-        np.subtract(d, bb, out=r)
-        np.subtract(zb, r, out=r)
-        bb += column
-        r -= bb
+    _two_diff_into(zb, column, d, r, bb)
 
 
 def _exp_in_place(zb: Array, top: Array, m: Array, out: Array) -> tuple[Array, Array] | None:
