@@ -34,7 +34,8 @@ import numpy as np
 
 import numeric
 from benchmarks import median_times, optional_torch, record, thread_limit
-from derivations.accuracy import ulps
+from derivations.accuracy import ulps, worst_ulps
+from derivations.highprec import log_softmax_reference
 
 ROWS, CLASSES = 200_000, 100
 REPEATS = 7
@@ -98,20 +99,6 @@ def dominant_class(torch: Any | None) -> tuple[float, float | None]:
     return ours, theirs if torch is not None else None
 
 
-def _exact_log_softmax(row: np.ndarray) -> list[Any]:
-    """z_k - log sum_j e^{z_j} at 2400 bits: every difference of two doubles is exact."""
-    with mpmath.workprec(2400):
-        zs = [mpmath.mpf(float(v)) for v in row]
-        lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in zs))
-        return [v - lse for v in zs]
-
-
-def _worst(got: np.ndarray, exact: list[Any]) -> float:
-    tiny = np.finfo(np.float64).tiny
-    errors = [ulps(g, e) for g, e in zip(np.ravel(got), exact) if abs(e) >= tiny]
-    return max(errors, default=0.0)
-
-
 def accuracy(rows: int = ACCURACY_ROWS, seed: int = 7) -> dict[str, float]:
     """Worst ulps of log_softmax, cross_entropy (every target) and cross_entropy_grad, and
     softmax's worst relative error, on random rows (K in 1..32, |z| up to 700, magnitudes
@@ -126,7 +113,7 @@ def accuracy(rows: int = ACCURACY_ROWS, seed: int = 7) -> dict[str, float]:
     softmax_rel = 0.0
     for z in samples:
         k = z.size
-        ls = _exact_log_softmax(z)
+        ls = log_softmax_reference(z)
         with mpmath.workprec(2400):
             sm = [mpmath.exp(v) for v in ls]
             grad = [(sm[c] - (c == t)) / k for t in range(k) for c in range(k)]
@@ -137,7 +124,7 @@ def accuracy(rows: int = ACCURACY_ROWS, seed: int = 7) -> dict[str, float]:
             ("cross_entropy", numeric.cross_entropy(tiled, targets), [-v for v in ls]),
             ("cross_entropy_grad", numeric.cross_entropy_grad(tiled, targets), grad),
         ):
-            worst[name] = max(worst[name], _worst(got, exact))
+            worst[name] = max(worst[name], worst_ulps(got, exact))
         softmax_rel = max([softmax_rel, *(float(r) for r, e in zip(rel, sm) if e >= 1e-300)])
     return {**worst, "softmax relative": softmax_rel}
 

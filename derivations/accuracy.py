@@ -84,6 +84,13 @@ def is_normal(value: mpmath.mpf) -> bool:
     return TINY <= abs(float(value)) <= np.finfo(np.float64).max
 
 
+def worst_ulps(got: Any, exact: Sequence[Any]) -> float:
+    """The largest :func:`ulps` of ``got`` (flattened) against ``exact``, over the entries
+    whose exact value is a normal float64 (the domain of the ulp bars); 0 if none is."""
+    errors = [ulps(float(g), e) for g, e in zip(np.ravel(got), exact) if is_normal(e)]
+    return max(errors, default=0.0)
+
+
 def scalar_grid() -> np.ndarray:
     """z from -745 to 745: a coarse sweep, the places where formulas switch, the ends."""
     sweep = np.linspace(-745.0, 745.0, 149)

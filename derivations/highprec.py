@@ -24,7 +24,7 @@ import sympy as sp
 
 from derivations.functions import expand_primitives
 
-__all__ = ["Estimate", "compile_mpmath", "estimate", "reference"]
+__all__ = ["Estimate", "compile_mpmath", "estimate", "log_softmax_reference", "reference"]
 
 _HALF = mpmath.mpf(1) / 2
 
@@ -115,3 +115,16 @@ def reference(
         raise ArithmeticError(f"no {digits}-digit value of {expr} at {point} by {max_dps} digits")
 
     return value
+
+
+# A difference of two doubles of magnitude up to 2^14 is exact with 1100 bits.
+LOG_SOFTMAX_BITS = 2400
+
+
+def log_softmax_reference(row: Sequence[float]) -> list[Any]:
+    """log softmax(z)_k = z_k - log sum_j e^{z_j} at LOG_SOFTMAX_BITS bits (mpmath numbers):
+    every z_k - m of the float64 inputs is exact (derivation ``log-softmax-stable``)."""
+    with mpmath.workprec(LOG_SOFTMAX_BITS):
+        zs = [mpmath.mpf(float(v)) for v in row]
+        lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in zs))
+        return [v - lse for v in zs]

@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 import derivations
 import numeric
 from derivations import softmax as topic
+from derivations.accuracy import worst_ulps
+from derivations.highprec import LOG_SOFTMAX_BITS, log_softmax_reference
 from numeric.testing import finite_arrays
 from tests.conftest import ulp_error
 
@@ -170,28 +172,12 @@ def test_softmax_regression_gradient_three_ways(X: np.ndarray, data) -> None:
 
 # ----- 3. accuracy against a high-precision reference -----------------------------------------
 
-PREC_BITS = 2400  # a difference of two doubles in [-1e4, 1e4] is exact with 1100 bits
-
-
-def _exact_log_softmax(row: np.ndarray) -> list:
-    """log softmax(z)_k = z_k - log sum_j e^{z_j}, at 2400 bits (log-softmax-stable)."""
-    with mpmath.workprec(PREC_BITS):
-        zs = [mpmath.mpf(float(v)) for v in row]
-        lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in zs))
-        return [v - lse for v in zs]
+PREC_BITS = LOG_SOFTMAX_BITS
 
 
 def _exact_softmax(row: np.ndarray) -> list:
     with mpmath.workprec(PREC_BITS):
-        return [mpmath.exp(v) for v in _exact_log_softmax(row)]
-
-
-def _worst_ulps(got: np.ndarray, exact: list) -> float:
-    worst = 0.0
-    for g, e in zip(np.ravel(got), exact):
-        if abs(e) >= TINY:  # the bar is on normal results
-            worst = max(worst, ulp_error(g, e))
-    return worst
+        return [mpmath.exp(v) for v in log_softmax_reference(row)]
 
 
 MAX_ULP = 8
@@ -215,16 +201,16 @@ PINNED = [
 
 def _check_row(z: np.ndarray) -> None:
     k = z.size
-    ls = _exact_log_softmax(z)
-    assert _worst_ulps(numeric.log_softmax(z), ls) <= MAX_ULP
+    ls = log_softmax_reference(z)
+    assert worst_ulps(numeric.log_softmax(z), ls) <= MAX_ULP
     with mpmath.workprec(PREC_BITS):
         sm = [mpmath.exp(v) for v in ls]
     losses = numeric.cross_entropy(np.tile(z, (k, 1)), np.arange(k))  # every target
-    assert _worst_ulps(losses, [-v for v in ls]) <= MAX_ULP
+    assert worst_ulps(losses, [-v for v in ls]) <= MAX_ULP
     grads = numeric.cross_entropy_grad(np.tile(z, (k, 1)), np.arange(k))  # (s - e_t) / K
     with mpmath.workprec(PREC_BITS):
         exact = [(sm[c] - (1 if c == t else 0)) / k for t in range(k) for c in range(k)]
-    assert _worst_ulps(grads, exact) <= MAX_ULP
+    assert worst_ulps(grads, exact) <= MAX_ULP
     s = numeric.softmax(z)
     for g, e in zip(s, sm):
         if abs(e) >= TINY:
@@ -257,7 +243,7 @@ def test_dominant_class_keeps_its_tiny_loss_and_gradient() -> None:
     z = np.array([46.0, 0.0, -1.0])
     loss = numeric.cross_entropy(z, 0)
     grad = numeric.cross_entropy_grad(z, 0)
-    exact = -_exact_log_softmax(z)[0]
+    exact = -log_softmax_reference(z)[0]
     assert loss > 0 and ulp_error(loss, exact) <= 1
     assert grad[0] < 0 and ulp_error(grad[0], -(1 - _exact_softmax(z)[0])) <= 2
 
