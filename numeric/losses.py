@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from numeric import activations
 from numeric._arrays import Array, as_float_array, check_axis, real_part, scalar_or_array
 from numeric._threads import run_row_blocks
 from numeric.activations import _two_diff, _two_diff_into, log_softmax
@@ -91,9 +92,21 @@ def bce(p: ArrayLike, y: ArrayLike) -> Any:
 
 def _fold(z: Array) -> tuple[Array, Array, Array]:
     """(e, nonneg, relu): e = exp(-|z|), nonneg = Re z >= 0, relu = max(z, 0) (analytically)."""
-    nonneg = real_part(z) >= 0
-    e = np.exp(np.where(nonneg, -z, z))
-    return e, nonneg, np.where(nonneg, z, 0)
+    u, nonneg = activations._fold(z)
+    return np.exp(-u), nonneg, np.where(nonneg, z, 0)
+
+
+def bce_terms(z: Array, y: Array) -> Array:
+    """BCE(sigma(z), y) as max(z, 0) - y z + log1p(e^{-|z|}), for checked arrays."""
+    e, _, relu = _fold(z)
+    out: Array = (relu - y * z) + np.log1p(e)
+    return out
+
+
+def bce_residual(z: Array, y: Array) -> Array:
+    """sigma(z) - y as (1 - y) sigma(z) - y sigma(-z), for checked arrays (also complex z)."""
+    e, nonneg, _ = _fold(z)
+    return _grad_from_fold(e, nonneg, y)
 
 
 def bce_with_logits(z: ArrayLike, y: ArrayLike) -> Any:
@@ -107,8 +120,7 @@ def bce_with_logits(z: ArrayLike, y: ArrayLike) -> Any:
     over z in [-745, 745] (tests/test_logistic.py).  Verified by ``stable-bce``.
     """
     zz, yy = _pair(z, y, "z")
-    e, _, relu = _fold(zz)
-    return scalar_or_array((relu - yy * zz) + np.log1p(e))
+    return scalar_or_array(bce_terms(zz, yy))
 
 
 def bce_with_logits_grad(z: ArrayLike, y: ArrayLike) -> Any:
@@ -122,8 +134,7 @@ def bce_with_logits_grad(z: ArrayLike, y: ArrayLike) -> Any:
     ``stable-bce-gradient`` and ``chain-rule-logit``.
     """
     zz, yy = _pair(z, y, "z")
-    e, nonneg, _ = _fold(zz)
-    return scalar_or_array(_grad_from_fold(e, nonneg, yy))
+    return scalar_or_array(bce_residual(zz, yy))
 
 
 def _grad_from_fold(e: Array, nonneg: Array, y: Array) -> Array:

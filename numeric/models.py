@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from numeric import activations, losses
 from numeric._arrays import Array, as_float_array, real_part
 from numeric._threads import run_row_blocks
-from numeric.losses import _fold, check_labels
+from numeric.losses import check_labels
 
 __all__ = [
     "logistic_regression_grad",
@@ -84,9 +84,7 @@ def logistic_regression_loss(w: ArrayLike, b: ArrayLike, X: ArrayLike, y: ArrayL
     ww, bb, XX, yy = _logistic_inputs(w, b, X, y)
     z = XX @ ww
     z += bb
-    e, _, relu = _fold(z)
-    terms = (relu - yy * z) + np.log1p(e)
-    return np.mean(terms)
+    return np.mean(losses.bce_terms(z, yy))
 
 
 # Entries of X per block of logistic_regression_grad: 2^17 (1 MiB of float64), which
@@ -122,7 +120,7 @@ def logistic_regression_grad(
     """
     ww, bb, XX, yy = _logistic_inputs(w, b, X, y)
     n = XX.shape[0]
-    residual = _residual if np.iscomplexobj(ww) else _residual_in_place
+    residual = losses.bce_residual if np.iscomplexobj(ww) else _residual_in_place
     rows = min(n, _rows_per_block(XX))
     n_blocks = -(-n // rows)
     dw_parts = np.empty((n_blocks, XX.shape[1]), ww.dtype)
@@ -141,15 +139,6 @@ def logistic_regression_grad(
     dw: Array = dw_parts.sum(axis=0)
     dw /= n
     return dw, db_parts.sum() / n
-
-
-def _residual(z: Array, y: Array) -> Array:
-    """(1 - y) sigma(z) - y sigma(-z), out of place (also for complex z)."""
-    e, nonneg, _ = _fold(z)
-    a = np.where(nonneg, 1, e)
-    c = np.where(nonneg, e, 1)
-    out: Array = ((1 - y) * a - y * c) / (1 + e)
-    return out
 
 
 def _residual_in_place(z: Array, y: Array) -> Array:
