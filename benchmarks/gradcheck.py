@@ -16,15 +16,13 @@ PyTorch is optional: without it only our side is measured.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 import numeric
-from benchmarks import optional_torch, record
+from benchmarks import median_times, optional_torch, record
 
 REPEATS = 5
 BAR = 3.0
@@ -32,13 +30,8 @@ DELTAS = (1e-2, 1e-3, 1e-6, 1e-9, 1e-11)
 TRIALS = [(seed, entry) for seed in range(5) for entry in range(0, 20, 5)]  # 20 trials
 
 
-def _median_time(fn: Callable[[], Any]) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _median_time_of(fn: Callable[[], Any]) -> float:
+    return median_times({"run": fn}, REPEATS)["run"]
 
 
 def _numpy_problem(A: np.ndarray) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -78,12 +71,12 @@ def time_comparison(torch: Any | None) -> tuple[float, float | None, int]:
     x = rng.normal(size=1000)
     f, grad = _numpy_problem(A)
     evaluations = numeric.gradcheck(f, grad, x, method="complex").evaluations
-    ours = _median_time(lambda: numeric.gradcheck(f, grad, x, method="complex"))
+    ours = _median_time_of(lambda: numeric.gradcheck(f, grad, x, method="complex"))
     if torch is None:
         return ours, None, evaluations
     fn = _torch_function(torch, A, 0, 0.0)
     xt = torch.tensor(x, requires_grad=True)
-    theirs = _median_time(lambda: torch.autograd.gradcheck(fn, (xt,), fast_mode=False))
+    theirs = _median_time_of(lambda: torch.autograd.gradcheck(fn, (xt,), fast_mode=False))
     return ours, theirs, evaluations
 
 

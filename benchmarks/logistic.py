@@ -30,7 +30,7 @@ import numpy as np
 
 import numeric
 from benchmarks import median_times, optional_torch, record, thread_limit
-from derivations.accuracy import ulps
+from derivations.accuracy import worst_ulps
 
 N, D = 1_000_000, 64
 REPEATS = 7
@@ -108,19 +108,14 @@ def accuracy() -> bool:
         numeric.bce_with_logits: derivations.get("stable-bce").quantity.subs(lg.z, z),
         numeric.bce_with_logits_grad: derivations.get("chain-rule-logit").result.subs(lg.z, z),
     }
-    grid = np.unique(np.concatenate([np.linspace(-745, 745, 1491), [-37.5, 37.5, 40.0, -40.0]]))
-    tiny = np.finfo(np.float64).tiny
+    grid = np.unique(np.concatenate([np.linspace(-745, 745, 1491), [-37.5, 37.5]]))
     ok = True
-    print("accuracy, float64, hard labels, z in [-745, 745] (1495 points), vs 50 digits")
+    print(f"accuracy, float64, hard labels, z in [-745, 745] ({grid.size} points), vs 50 digits")
     for fn, expr in exprs.items():
         for label in (0, 1):
             ref = reference(expr.subs(lg.y, label), [z], digits=50)
             got = fn(grid, np.full_like(grid, float(label)))
-            worst = 0.0
-            for zi, gi in zip(grid, got):
-                exact = ref(float(zi))
-                if abs(exact) >= tiny:
-                    worst = max(worst, ulps(gi, exact))
+            worst = worst_ulps(got, [ref(float(zi)) for zi in grid])
             ok &= worst <= MAX_ULP
             print(f"  {fn.__name__:<22} y = {label}: worst {worst:.2f} ulp (bar {MAX_ULP:.0f})")
             record(
