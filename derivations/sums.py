@@ -557,7 +557,7 @@ def _summand_normal_form(f: sp.Expr) -> sp.Expr:
     def atom(inner: sp.Sum) -> sp.Dummy:
         return atoms.setdefault(inner, sp.Dummy("S"))
 
-    flat = f.replace(lambda n: isinstance(n, sp.Sum), atom)
+    flat = _outermost_sums(f, atom)  # an inner sum stays inside its own sum
     normal = sp.cancel(sp.together(_expand(flat)))
     return normal.xreplace({d: inner for inner, d in atoms.items()})
 

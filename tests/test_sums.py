@@ -149,3 +149,16 @@ def test_nested_and_multiplied_sums_merge_into_one() -> None:
     proved(grid, sp.Sum(sp.exp(x[i, k]), (i, 1, N), (k, 1, K)))
     triangle = sp.Sum(sp.exp(x[i, k]), (k, 1, i), (i, 1, N))
     refuted(triangle, sp.Sum(sp.exp(x[i, k]), (i, 1, N), (k, 1, N)))
+
+
+def test_a_summand_with_nested_sums_keeps_no_placeholder() -> None:
+    # Sums are held as atoms while a summand is normalized; a sum inside another one
+    # belongs to it and must come back (a leaked placeholder would never match).
+    from derivations.sums import _summand_normal_form
+
+    a, b = sp.IndexedBase("a"), sp.IndexedBase("b")
+    k, j, m, K = sp.symbols("k j m K", integer=True, positive=True)
+    nested = a[k] * sp.Sum(b[k, j] * sp.Sum(a[m, j], (m, 1, K)), (j, 1, K))
+    normal = _summand_normal_form(nested + nested)
+    assert not normal.atoms(sp.Dummy)
+    assert normal == 2 * nested
