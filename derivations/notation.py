@@ -33,8 +33,10 @@ class Shown(sp.Expr):
     symbols are the expression's: the verifier samples the right variables.
     """
 
-    def __new__(cls, expr: sp.Expr, name: str) -> Shown:
-        return sp.Expr.__new__(cls, sp.sympify(expr), Str(name))  # type: ignore[no-any-return]
+    def __new__(cls, expr: sp.Expr, name: str | Str) -> Shown:
+        # A rebuild from args (a tree walk, xreplace) passes the Str back in.
+        label = name if isinstance(name, Str) else Str(name)
+        return sp.Expr.__new__(cls, sp.sympify(expr), label)  # type: ignore[no-any-return]
 
     @property
     def expr(self) -> sp.Expr:

@@ -20,6 +20,7 @@ import sympy.combinatorics
 
 from derivations.attention import symbol_matrix
 from derivations.core import Derivation, Step
+from derivations.functions import heaviside, relu
 from derivations.notation import shown, shown_matrix
 from derivations.registry import derivation
 
@@ -102,11 +103,6 @@ _bd = symbol_matrix("b^d", D_E, 1)
 _g = symbol_matrix("g", D_E, 1)
 
 
-def relu(x: sp.Expr) -> sp.Expr:
-    """max(0, x)."""
-    return sp.Max(0, x)
-
-
 def _mlp(e: sp.MatrixBase) -> sp.ImmutableMatrix:
     pre = _Wu * e + _bu
     return sp.ImmutableMatrix(_Wd * pre.applyfunc(relu) + _bd)
@@ -168,7 +164,7 @@ def mlp_gradients() -> Derivation:
     L = shown(_frobenius(_g, _mlp(_e)), "L")
     z = _Wu * _e + _bu
     h = z.applyfunc(relu)
-    delta = sp.ImmutableMatrix(N, 1, lambda n, _: (_Wd.T * _g)[n, 0] * sp.Heaviside(z[n, 0]))
+    delta = sp.ImmutableMatrix(N, 1, lambda n, _: (_Wd.T * _g)[n, 0] * heaviside(z[n, 0]))
     parts = [_Wd, _bd, _Wu, _bu, _e]
     direct = sp.ImmutableMatrix.vstack(*[_grad(L, p).reshape(p.rows * p.cols, 1) for p in parts])
     formulas = [_g * h.T, _g, delta * _e.T, delta, _Wu.T * delta]

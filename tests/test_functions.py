@@ -128,3 +128,15 @@ def test_softmax_helper() -> None:
     assert check_equal(s[0], sigmoid(u - v)).proved
     with pytest.raises(ValueError, match="empty"):
         softmax([])
+
+
+def test_a_shown_expression_rebuilds_from_its_args() -> None:
+    # expand_primitives and xreplace rebuild a tree with func(*args); the name comes
+    # back as a Str.
+    from derivations.functions import expand_primitives, relu
+    from derivations.notation import shown
+
+    x = sp.Symbol("x", real=True)
+    named = shown(relu(x) + 1, "L")
+    assert named.func(*named.args) == named
+    assert expand_primitives(named).name == "L"
