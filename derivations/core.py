@@ -51,6 +51,7 @@ from typing import Any, Literal
 
 import mpmath
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from derivations import highprec
 from derivations.balls import Ball, Tape, Unsupported, compile_tape
@@ -357,14 +358,8 @@ class _PointTester:
         domain: Domain,
         ints: Mapping[Any, int],
         rng: random.Random,
-        *,
-        undefined: bool = True,
     ):
-        """``undefined=False``: the claim is known to hold no undefined function."""
-        if undefined:
-            sides, self.functions = replace_undefined(claim.sides(), rng)
-        else:
-            sides, self.functions = claim.sides(), {}
+        sides, self.functions = replace_undefined(claim.sides(), rng)
         concrete = [_prepare(expand_finite_sums(s.subs(ints))) for s in sides]
         indexed = sorted(set().union(*(s.atoms(sp.Indexed) for s in concrete)), key=str)
         dummies = {x: sp.Dummy(str(x)) for x in indexed}
@@ -465,7 +460,9 @@ class _NumericStage:
         if self._layout is None:
             claim = self.claim
             ints_needed = sorted(_integer_symbols(claim.sides(), self.domain), key=str)
-            has_functions = bool(replace_undefined(claim.sides(), random.Random(0))[1])
+            has_functions = any(
+                isinstance(e, sp.Basic) and e.has(AppliedUndef) for e in claim.sides()
+            )
             groups = max(1, min(6, self.points // 4)) if (ints_needed or has_functions) else 1
             self._layout = (ints_needed, has_functions, groups, -(-self.points // groups))
         return self._layout
@@ -478,11 +475,11 @@ class _NumericStage:
 
     def _drawn(self) -> Iterator[tuple[_PointTester, dict[Any, Any]]]:
         domain, rng = self.domain, self.rng
-        ints_needed, has_functions, groups, per_group = self.layout()
+        ints_needed, _, groups, per_group = self.layout()
         for g in range(groups):
             # Small sizes first (written-out sums grow with their product), larger ones later.
             ints = domain.draw_integers(ints_needed, rng, span=INT_SPAN_START + 2 * g)
-            tester = _PointTester(self.claim, domain, ints, rng, undefined=has_functions)
+            tester = _PointTester(self.claim, domain, ints, rng)
             if tester.functions:
                 shown = ", ".join(f"{f} -> {lam}" for f, lam in tester.functions.items())
                 self.evidence.notes.append(f"undefined functions replaced by random ones ({shown})")

@@ -28,7 +28,8 @@ from typing import Any
 import sympy as sp
 
 from derivations.core import Verdict, check_equal
-from derivations.functions import relu, sigmoid
+from derivations.functions import relu, sigmoid, softmax
+from derivations.logistic import bce
 from derivations.parallel import run_parallel
 from derivations.sampling import Simplex
 from derivations.transformer import GPT3, category_counts
@@ -111,13 +112,7 @@ def _vec(name: str, n: int) -> sp.Matrix:
 
 
 def _softmax(zs: Sequence[Any]) -> list[Any]:
-    total = sum(sp.exp(v) for v in zs)
-    return [sp.exp(v) / total for v in zs]
-
-
-def _bce(p: Any, label: Any) -> Any:
-    """Binary cross-entropy of probability ``p`` for label ``label``."""
-    return -(label * sp.log(p) + (1 - label) * sp.log(1 - p))
+    return list(softmax(zs))
 
 
 def _gt(a: Any, b: Any) -> sp.Basic:
@@ -212,7 +207,7 @@ def _logistic() -> Iterator[NoteClaim]:
         "bce-is-negative-log-likelihood",
         LR,
         r"L(y, \hat{y}) = -[y \log(\hat{y}) + (1-y) \log(1-\hat{y})]",
-        _bce(yhat, y),
+        bce(yhat, y),
         -sp.log(yhat**y * (1 - yhat) ** (1 - y)),
         domain={yhat: PROB, y: LABEL},
         reason="BCE is minus the log of the Bernoulli probability, y in {0, 1}",
@@ -273,7 +268,7 @@ def _gradient_descent_step() -> Iterator[NoteClaim]:
     """The update w <- w - alpha grad(L), with L as the notes define it."""
     w, x = _vec("w", 2), _vec("x", 2)
     zx = (w.T * x)[0] + b
-    loss = _bce(sigmoid(zx), y)  # one sample; the notes' -L is the mean of these
+    loss = bce(sigmoid(zx), y)  # one sample; the notes' -L is the mean of these
     log_lik = -loss  # the notes' L: -L is the BCE
     grad_l = sp.Matrix([log_lik.diff(v) for v in w])
     stepped = {w[i]: w[i] - alpha * grad_l[i] for i in range(2)}
@@ -303,7 +298,7 @@ def _gradient_descent_step() -> Iterator[NoteClaim]:
 
 
 def _single_sample_chain() -> Iterator[NoteClaim]:
-    loss = _bce(yhat, y)
+    loss = bce(yhat, y)
     dl_dyhat = loss.diff(yhat)
     yield NoteClaim(
         "dl-dyhat-sum",
@@ -346,7 +341,7 @@ def _single_sample_chain() -> Iterator[NoteClaim]:
         x,
         reason="n = 3",
     )
-    composed = _bce(sigmoid(zx), y)
+    composed = bce(sigmoid(zx), y)
     grad = sp.Matrix([composed.diff(v) for v in w])
     yield NoteClaim(
         "bce-gradient",
@@ -382,7 +377,7 @@ def _batch_gradient() -> Iterator[NoteClaim]:
     xs = [_vec(f"x_{i}", n_features) for i in range(1, n_samples + 1)]
     ys = _vec("y", n_samples)
     preds = [sigmoid((w.T * xi)[0] + b) for xi in xs]
-    mean_bce = sp.Add(*[_bce(p, yi) for p, yi in zip(preds, ys)]) / n_samples
+    mean_bce = sp.Add(*[bce(p, yi) for p, yi in zip(preds, ys)]) / n_samples
     batch = sp.zeros(n_features, 1)
     for p, yi, xi in zip(preds, ys, xs):
         batch += (p - yi) * xi / n_samples

@@ -76,25 +76,20 @@ def run_parallel(
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     results: list[Any] = [None] * len(items)
-    if jobs == 1 or len(items) < 2 or not _can_fork():
-        for i, item in enumerate(items):
-            results[i] = fn(item)
-            if on_result is not None:
-                on_result(item, results[i])
-        return results
-    ctx = multiprocessing.get_context("fork")
     done = [False] * len(items)
-    with ctx.Pool(min(jobs, len(items))) as pool:
-        results_iter = pool.imap_unordered(_Call(fn), list(enumerate(items)))
-        try:
-            for _ in items:
-                i, result = results_iter.next(timeout=WORKER_SILENCE_S)
-                results[i], done[i] = result, True
-                if on_result is not None:
-                    on_result(items[i], result)
-        except multiprocessing.TimeoutError:
-            pool.terminate()
-    for i, item in enumerate(items):  # what the workers did not finish
+    if jobs > 1 and len(items) >= 2 and _can_fork():
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(min(jobs, len(items))) as pool:
+            results_iter = pool.imap_unordered(_Call(fn), list(enumerate(items)))
+            try:
+                for _ in items:
+                    i, result = results_iter.next(timeout=WORKER_SILENCE_S)
+                    results[i], done[i] = result, True
+                    if on_result is not None:
+                        on_result(items[i], result)
+            except multiprocessing.TimeoutError:
+                pool.terminate()
+    for i, item in enumerate(items):  # all of them here, or what the workers did not finish
         if not done[i]:
             results[i] = fn(item)
             if on_result is not None:
