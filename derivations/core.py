@@ -44,6 +44,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import product
@@ -646,28 +647,31 @@ def _zero_by_simplify(e: sp.Expr) -> bool:
     return bool(sp.simplify(e) == 0)
 
 
-def _prove_zero(
-    diffs: Sequence[Any],
-    domain: Domain,
-    deadline: float,
-    notes: list[str],
-    pairs: Sequence[tuple[Any, Any]] | None = None,
-) -> str | None:
-    """Name of the method that shows every difference is zero, or None.
+@dataclass(frozen=True)
+class _Strategy:
+    """A way to show differences are zero: its name, the expressions it works on
+    (made inside its budget), the test, and the share of the time left it may use
+    once the expressions are ready."""
 
-    ``pairs``, when given, are the sides (a, b) of ``diffs`` (a - b each).
-    """
-    raw = list(diffs)
+    name: str
+    exprs: Callable[[], list[Any]]
+    is_zero: _ZeroTest
+    share: float = 1.0
+
+
+def _prove_zero(
+    pairs: Sequence[tuple[Any, Any]], domain: Domain, deadline: float, notes: list[str]
+) -> str | None:
+    """Name of the method that shows a - b is zero for every pair (a, b), or None."""
+    raw = [a - b for a, b in pairs]
     memo: dict[str, list[Any]] = {}
 
     # Prepared lazily, inside a strategy's budget: doit() itself can be slow
-    # (a sum over a symbolic range tries closed forms).
+    # (a sum over a symbolic range tries closed forms).  The sides are prepared
+    # one by one, as the numeric stage prepared (and remembered) them.
     def prepared() -> list[Any]:
         if "prepared" not in memo:
-            if pairs is not None:  # the sides as the numeric stage prepared them
-                memo["prepared"] = [_prepare(a) - _prepare(b) for a, b in pairs]
-            else:
-                memo["prepared"] = [_prepare(d) for d in raw]
+            memo["prepared"] = [_prepare(a) - _prepare(b) for a, b in pairs]
         return memo["prepared"]
 
     def base() -> list[Any]:
@@ -678,76 +682,78 @@ def _prove_zero(
             ]
         return memo["base"]
 
-    strategies: list[tuple[str, Callable[[], list[Any]], _ZeroTest]] = []
+    strategies: list[_Strategy] = []
     with_primitives = any(isinstance(d, sp.Basic) and d.has(*PRIMITIVES) for d in raw)
     if has_index_sums(raw):
         # Before doit() turns the sums into Piecewise: see derivations.sums.
         if with_primitives:
             strategies.append(
-                (
+                _Strategy(
                     "sums over index ranges, primitives by fdiff",
                     lambda: raw,
                     lambda e: index_sums_vanish(e, domain, expand=False),
                 )
             )
         strategies.append(
-            ("sums over index ranges", lambda: raw, lambda e: index_sums_vanish(e, domain))
+            _Strategy("sums over index ranges", lambda: raw, lambda e: index_sums_vanish(e, domain))
         )
     elif with_primitives:
         # Works on the differences as written: no doit() of expanded primitives needed.
         assumed = _assumption_dummies(raw, domain)
         strategies.append(
-            (
+            _Strategy(
                 "rational form, primitives as symbols",
                 lambda: [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in raw],
                 _zero_with_primitives_as_symbols,
             )
         )
     strategies += [
-        ("products expanded", base, _zero_by_expanded_products),
-        ("rational normal form", base, _zero_by_rational_form),
-        ("normal form", base, _zero_by_normal_form),
+        _Strategy("products expanded", base, _zero_by_expanded_products, EXPANDED_SHARE),
+        _Strategy("rational normal form", base, _zero_by_rational_form),
+        _Strategy("normal form", base, _zero_by_normal_form),
     ]
     cases = domain.finite_cases(x for d in raw if isinstance(d, sp.Basic) for x in d.free_symbols)
     if cases and _case_count(cases) <= 64:
         names = ", ".join(f"{x} in {{{', '.join(map(str, v))}}}" for x, v in cases.items())
         strategies.append(
-            (f"cases {names}: normal form", lambda: _by_cases(raw, cases), _zero_by_normal_form)
+            _Strategy(
+                f"cases {names}: normal form", lambda: _by_cases(raw, cases), _zero_by_normal_form
+            )
         )
     reparam = _reparametrizations(raw, domain)
     if reparam:
         names = ", ".join(f"{x} in {domain.sets[x]}" for x in reparam)
         strategies.append(
-            (
+            _Strategy(
                 f"normal form on {names} reparametrized",
                 lambda: [d.xreplace(reparam) for d in prepared()],
                 _zero_by_normal_form,
             )
         )
-    strategies.append(("simplify", base, _zero_by_simplify))
+    strategies.append(_Strategy("simplify", base, _zero_by_simplify))
     if cases and _case_count(cases) <= 64:
-        strategies.append(("cases: simplify", lambda: _by_cases(raw, cases), _zero_by_simplify))
-    for name, exprs, is_zero in strategies:
+        strategies.append(
+            _Strategy("cases: simplify", lambda: _by_cases(raw, cases), _zero_by_simplify)
+        )
+    for strategy in strategies:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            notes.append(f"{name}: no time left")
+            notes.append(f"{strategy.name}: no time left")
             continue
         try:
             with time_limit(remaining):
-                items = exprs()
-                if is_zero is _zero_by_expanded_products:
-                    # Its share counts from when the expressions are ready.
-                    with time_limit(EXPANDED_SHARE * (deadline - time.monotonic())):
-                        zero = all(is_zero(e) for e in items)
-                else:
-                    zero = all(is_zero(e) for e in items)
-                if zero:
-                    return name
+                items = strategy.exprs()
+                # The share counts from when the expressions are ready.  (No inner limit
+                # for a whole share: two nested deadlines that nearly coincide race.)
+                share = strategy.share * (deadline - time.monotonic())
+                with time_limit(share) if strategy.share < 1 else nullcontext():
+                    if all(strategy.is_zero(e) for e in items):
+                        return strategy.name
         except BudgetExceeded:
-            notes.append(f"{name}: exceeded the time budget")
+            notes.append(f"{strategy.name}: exceeded the time budget")
             sp.core.cache.clear_cache()
         except (NotImplementedError, TypeError, ValueError, sp.PolynomialError) as exc:
-            notes.append(f"{name}: {type(exc).__name__}")
+            notes.append(f"{strategy.name}: {type(exc).__name__}")
     return None
 
 
@@ -974,9 +980,7 @@ def check_equal(
     reserve = min(stage.time_to_finish(), max(0.0, numeric_deadline - time.monotonic()))
     proof_notes: list[str] = []
     if claim.kind == "equal":
-        method = _prove_zero(
-            [x - y for x, y in claim.pairs], dom, deadline - reserve, proof_notes, pairs=claim.pairs
-        )
+        method = _prove_zero(claim.pairs, dom, deadline - reserve, proof_notes)
     else:
         method = _prove_relation(claim, dom, deadline - reserve, proof_notes)
     if method is None and not stage.exhausted:
