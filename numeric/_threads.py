@@ -49,7 +49,7 @@ def thread_count(entries: int) -> int:
         if not setting.isdigit() or int(setting) < 1:
             raise ValueError(f"{ENV_VAR} must be a positive integer, got {setting!r}")
         limit = min(limit, int(setting))
-    return max(1, limit)
+    return limit
 
 
 def _runs(starts: Sequence[int], count: int) -> list[Sequence[int]]:

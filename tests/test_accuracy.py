@@ -46,7 +46,6 @@ def test_ulps_counts_units_in_the_last_place() -> None:
 def test_a_non_finite_result_is_infinitely_far_off(computed: float) -> None:
     # The worst over many points is a max(): a NaN there would be passed over.
     assert ulps(computed, mpmath.mpf(1)) == np.inf
-    assert max(0.0, ulps(computed, mpmath.mpf(1))) > 8
 
 
 @pytest.mark.parametrize("name", sorted(ULP_BARS))
