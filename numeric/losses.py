@@ -353,8 +353,7 @@ def _loss_block(zb: Array, kind: str, target: Array, work: list[Array]) -> Array
             picked = (lse - d[i, target]) - r[i, target]
             return picked
         neg_log = (lse[:, None] - d) - r  # -log softmax: every entry >= 0
-        total: Array = np.sum(np.where(target == 0, 0, target * neg_log), axis=1)
-        return total
+        return _weighted(neg_log, target)
 
 
 def _grad_block(
@@ -389,6 +388,13 @@ def _grad_block(
         g[i, top] = np.where(y_top == 0, scale, (1 - y_top) * inv_n + g_top)
 
 
+def _weighted(neg_log: Array, target: Array) -> Array:
+    """sum_k y_k (-log softmax_k) over the last axis; a zero y_k adds 0 even where the
+    log is infinite (a masked class)."""
+    total: Array = np.sum(np.where(target == 0, 0, target * neg_log), axis=-1)
+    return total
+
+
 def _run_blocks(
     fn: Callable[[slice, list[Array]], None], rows: Array, *, scratch_count: int
 ) -> None:
@@ -411,8 +417,7 @@ def _complex_cross_entropy(rows: Array, kind: str, target: Array) -> Array:
     if kind == "index":
         picked: Array = neg_log[np.arange(rows.shape[0]), target]
         return picked
-    total: Array = np.sum(np.where(target == 0, 0, target * neg_log), axis=-1)
-    return total
+    return _weighted(neg_log, target)
 
 
 def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
@@ -430,7 +435,7 @@ def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
     z = as_float_array(z, "z", allow_complex=False)
     axis = check_axis(z, axis, "z")
     kind, target = _targets(y, z, axis)
-    rows, _ = _rows(z, axis)
+    rows, batch = _rows(z, axis)
     n_rows = rows.shape[0]
     out = np.empty_like(rows)
 
@@ -438,4 +443,4 @@ def cross_entropy_grad(z: ArrayLike, y: ArrayLike, axis: int = -1) -> Any:
         _grad_block(rows[part], out[part], kind, target[part], n_rows, work)
 
     _run_blocks(block, rows, scratch_count=2)
-    return np.moveaxis(out.reshape(np.moveaxis(z, axis, -1).shape), -1, axis)
+    return np.moveaxis(out.reshape(*batch, rows.shape[1]), -1, axis)
