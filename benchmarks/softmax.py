@@ -21,11 +21,7 @@ PyTorch is optional: without it only our side is measured.
 
 from __future__ import annotations
 
-import resource
 import statistics
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +30,7 @@ import numpy as np
 
 import numeric
 from benchmarks import median_times, optional_torch, record, thread_limit
+from benchmarks.verify_time import timed
 from derivations.accuracy import ulps, worst_ulps
 from derivations.highprec import log_softmax_reference
 
@@ -136,25 +133,13 @@ def verify_time() -> tuple[float, float]:
     the child) is closer to what an idle core would take; on a shared machine
     the wall time grows with the load (and CPU time somewhat, too).
     """
-    names = subprocess.run(
-        [sys.executable, "-m", "derivations", "list", "--topic", "softmax"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\n")
-    args = [line.split()[0] for line in names if line.strip()]
     walls, cpus = [], []
     for _ in range(3):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "derivations", "verify", "--jobs", "1", *args],
-            capture_output=True,
-            check=True,
-        )
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        wall, cpu, result = timed(["verify", "--jobs", "1", "--topic", "softmax"])
+        if result.returncode != 0:
+            raise RuntimeError(f"verigrad verify --topic softmax failed: {result.stdout[-500:]}")
+        walls.append(wall)
+        cpus.append(cpu)
     return statistics.median(walls), statistics.median(cpus)
 
 

@@ -25,7 +25,7 @@ REPEATS = 3
 BAR_S = 10.0
 
 
-def _timed(args: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+def timed(args: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
     """Wall and CPU seconds (user + system, the process and its children) of a command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -41,15 +41,15 @@ def _timed(args: list[str]) -> tuple[float, float, subprocess.CompletedProcess[s
 def run() -> bool:
     walls, cpus = [], []
     for _ in range(REPEATS):
-        wall, cpu, result = _timed(["verify"])
+        wall, cpu, result = timed(["verify"])
         walls.append(wall)
         cpus.append(cpu)
         if result.returncode != 0:
             print(result.stdout[-2000:], result.stderr[-2000:])
             return False
     summary = result.stdout.strip().splitlines()[-1]
-    startup = statistics.median(_timed(["list"])[0] for _ in range(REPEATS))
-    _, _, serial = _timed(["verify", "--json", "--jobs", "1"])
+    startup = statistics.median(timed(["list"])[0] for _ in range(REPEATS))
+    _, _, serial = timed(["verify", "--json", "--jobs", "1"])
     reports = [json.loads(line) for line in serial.stdout.splitlines() if '"steps"' in line]
     longest = max(reports, key=lambda r: r["elapsed_s"])
     total_one_core = sum(r["elapsed_s"] for r in reports)
