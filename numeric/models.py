@@ -378,6 +378,26 @@ def _relu_backward(g: Array, a: Array) -> Array:
     return g
 
 
+def _cross_entropy_delta(out: Array, y: Array) -> Array:
+    """(softmax(out) s - Y) / N with s the row sums of Y (1 for probability rows).
+
+    Rows of probabilities (every row summing to exactly 1) take the kernel of
+    :func:`numeric.cross_entropy_grad`, which keeps the dominant class's
+    softmax - 1 = -tail / (1 + tail) accurate where softmax rounds to 1 (the
+    direct form gives 0 there, and with it a zero gradient for every layer).
+    Other Y, and complex out (complex-step differentiation), take the direct form.
+    """
+    s = y.sum(axis=1, keepdims=True)
+    if not np.iscomplexobj(out) and np.all(s == 1) and np.all(y >= 0):
+        delta: Array = losses.cross_entropy_grad(out, y)
+        return delta
+    delta = activations.softmax(out, axis=-1)
+    delta *= s
+    delta -= y
+    delta /= out.shape[0]
+    return delta
+
+
 def mlp_loss_and_grads(
     params: Params, X: ArrayLike, Y: ArrayLike, hidden: str = "sigmoid", loss: str = "mse"
 ) -> tuple[Any, list[tuple[Array, Array]]]:
@@ -405,10 +425,7 @@ def mlp_loss_and_grads(
         delta *= 2 / n
         _sigmoid_backward(delta, kept.pop())
     else:
-        delta = activations.softmax(out, axis=-1)
-        delta *= y.sum(axis=1, keepdims=True)  # 1 for probability rows; exact for any Y
-        delta -= y
-        delta /= n
+        delta = _cross_entropy_delta(out, y)
         kept.pop()
     del out
     grads: list[tuple[Array, Array]] = []
