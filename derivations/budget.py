@@ -96,6 +96,9 @@ def _gc_stopped(phase: str, info: dict[str, int]) -> None:
         _collecting = False
 
 
+_TRACKER_CODE = (_gc_started.__code__, _gc_stopped.__code__)
+
+
 def _track_gc(on: bool) -> None:
     """Put the gc phase trackers around the other callbacks (on), or take them out."""
     global _collecting
@@ -113,7 +116,8 @@ def _in_finalizer(frame: Any) -> bool:
     if _collecting:
         return True
     while frame is not None:
-        if frame.f_code.co_name == "__del__":
+        # The trackers are gc callbacks too: an alarm can land before the flag is set.
+        if frame.f_code.co_name == "__del__" or frame.f_code in _TRACKER_CODE:
             return True
         frame = frame.f_back
     return False
