@@ -19,8 +19,10 @@ scale against FLOOR (see there).  Bar: 1e-10.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -102,8 +104,8 @@ def output_margin(params: Params, X: np.ndarray) -> float:
 # log-softmax, against a derivative of order e^-margin: at a margin of 12 that is
 # eps e^12 ~ 4e-11 relative, at 15 already above BAR. The reference is then no longer
 # good to BAR, so those draws are left out here (saturated rows of
-# numeric.cross_entropy_grad are checked against 50 digits in tests/test_softmax.py;
-# the MLP's own output layer at saturation has no high-precision check yet).
+# numeric.cross_entropy_grad are checked against 50 digits in tests/test_softmax.py, and a
+# saturated network's gradient below, in "a saturated output against 50 digits").
 SATURATION_MARGIN = 12.0
 
 
@@ -157,6 +159,146 @@ def test_relu_networks_pass_ridders_gradcheck_away_from_kinks(problem) -> None:
 
     grad = implemented(params, X, Y, "relu", loss)
     numeric.assert_gradient(f, grad, flatten(params), method="ridders")
+
+
+# ----- a saturated output against 50 digits ------------------------------------------------------
+#
+# What hypothesis found (the Ridders test above, a 15-15-13-2 network): class 0's logit ~89 above
+# class 1's, so softmax rounds to (1, 0), the loss is ~1e-39 and the gradient 1e-39 to 1e-37.
+# Each logit is a sum of terms up to ~100 (|W| |a|), rounded to ~1e-14 absolute, which e^(margin)
+# turns into ~1e-14 relative in the loss and in every gradient entry: the loss's values are
+# noisier than eps |f| (measured: 16 to 30 eps of spread), and Ridders, taking them to be good
+# to eps |f|, gave estimates 18 times below its error (1.2e-12 relative; the implementation's
+# own error there was 2.3e-14).  numeric.finite_diff now measures f's noise; this network,
+# small enough for a 50-digit reference, failed the same way (entries 73 and 126, at 13.7 and
+# 14.8 times the estimate) before.
+
+
+def saturated_network() -> tuple[Params, np.ndarray, np.ndarray]:
+    """6-8-8-2 ReLU network, X = 3 (one row), target class 0.
+
+    Hidden weights and biases uniform in [0.2, 0.5]: every hidden unit is active, its
+    pre-activation 5 to 20, far from the kink.  Output weights uniform in [-0.5, 0.5], and
+    the output bias puts class 1's logit 88 below class 0's.
+    """
+    rng = np.random.default_rng(3)
+    sizes = [6, 8, 8, 2]
+    params = [
+        (rng.uniform(0.2, 0.5, (o, i)), rng.uniform(0.2, 0.5, o))
+        for i, o in itertools.pairwise(sizes)
+    ]
+    W = rng.uniform(-0.5, 0.5, params[-1][0].shape)
+    X = np.full((1, sizes[0]), 3.0)
+    z = numeric.mlp_forward(
+        [*params[:-1], (W, params[-1][1])], X, hidden="relu", loss="cross_entropy"
+    )
+    b = params[-1][1].copy()
+    b[1] -= 88.0 + z[0, 1] - z[0, 0]
+    return [*params[:-1], (W, b)], X, np.array([0])
+
+
+def mp_loss(theta: list, like: Params, x: np.ndarray, label: int):
+    """The network's cross-entropy on one row, in mpmath at the working precision.
+
+    -log softmax(z)_label = log1p(sum_{j != label} e^(z_j - z_label)): no cancellation
+    of the ~39 leading digits that log(sum e^z) - z_label would lose.
+    """
+    a = [mpmath.mpf(float(v)) for v in x]
+    i = 0
+    for layer, (W, _) in enumerate(like, start=1):
+        n_out, n_in = W.shape
+        w, c = theta[i : i + W.size], theta[i + W.size : i + W.size + n_out]
+        i += W.size + n_out
+        z = [mpmath.fsum(w[j * n_in + k] * a[k] for k in range(n_in)) + c[j] for j in range(n_out)]
+        a = z if layer == len(like) else [max(v, 0) for v in z]
+    return mpmath.log1p(
+        mpmath.fsum(mpmath.exp(v - a[label]) for j, v in enumerate(a) if j != label)
+    )
+
+
+def mp_gradient(params: Params, X: np.ndarray, Y: np.ndarray, dps: int) -> list:
+    """d loss / d theta_i by mpmath.diff of :func:`mp_loss` at dps digits."""
+    theta = flatten(params)
+    with mpmath.workdps(dps):
+        base = [mpmath.mpf(float(v)) for v in theta]
+
+        def along(i: int):
+            return lambda s: mp_loss(
+                [*base[:i], base[i] + s, *base[i + 1 :]], params, X[0], int(Y[0])
+            )
+
+        return [mpmath.diff(along(i), 0) for i in range(theta.size)]
+
+
+@functools.cache
+def saturated_reference() -> np.ndarray:
+    """The 50-digit gradient of the saturated network (as floats: correctly rounded here),
+    checked against 70 digits."""
+    params, X, Y = saturated_network()
+    ref, check = mp_gradient(params, X, Y, 50), mp_gradient(params, X, Y, 70)
+    with mpmath.workdps(70):
+        assert all(abs(r - c) <= mpmath.mpf(10) ** -45 * abs(c) for r, c in zip(ref, check))
+    return np.array([float(r) for r in ref])
+
+
+def forward_rounding_bound(params: Params, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """A first-order bound on the rounding of each gradient entry of a ReLU network (one row,
+    every hidden unit active, cross-entropy; Higham, "Accuracy and Stability", 3.1 and 3.5).
+
+    A layer's sums of n + 1 terms round by at most (n + 1) eps times the sums of the terms'
+    magnitudes; carried up through |W|, every logit is off by at most eps sum_l (n_{l-1} + 1)
+    times the absolute network's logit (|W|, |b|, |X| throughout).  e^(z_j - z_0) turns the
+    two logits' errors into that much relative error of the output delta; backprop's own
+    products and sums add (sum_l (n_{l-1} + 1)) eps more, relative to the absolute gradient
+    (|delta|, |W| and |a| throughout).
+    """
+    eps = np.finfo(np.float64).eps
+    terms = sum(W.shape[1] + 1 for W, _ in params)
+    a_abs = np.abs(X)
+    for W, b in params:
+        a_abs = a_abs @ np.abs(W).T + np.abs(b)
+    logit_error = terms * eps * a_abs[0]
+    _, (z,) = None, numeric.mlp_forward(params, X, hidden="relu", loss="cross_entropy")
+    delta = np.abs(numeric.cross_entropy_grad(z[None, :], np.eye(z.size)[Y]))
+    relative = logit_error.sum() + 2 * terms * eps
+    activations = [X, *(np.maximum(z, 0) for z in pre_activations(params, X))]
+    grads = []
+    for layer in range(len(params) - 1, -1, -1):
+        grads.append(np.concatenate([(delta.T @ np.abs(activations[layer])).ravel(), delta[0]]))
+        if layer > 0:
+            delta = (delta @ np.abs(params[layer][0])) * (activations[layer] > 0)
+    return relative * np.concatenate(grads[::-1])
+
+
+def test_saturated_gradient_agrees_with_50_digits() -> None:
+    params, X, Y = saturated_network()
+    assert all(np.min(z) >= 5 for z in pre_activations(params, X))  # active, far from the kink
+    ref = saturated_reference()
+    got = implemented(params, X, Y, "relu", "cross_entropy")
+    # Measured: at most 3.9e-15 relative (18 ulps); the bound is ~1e-12 relative: the rounding
+    # of logits of size ~100 is the float64 limit, and the class-0 entries (softmax - 1 of a
+    # class whose softmax rounds to 1) keep their relative accuracy too.
+    assert np.all(np.abs(got - ref) <= forward_rounding_bound(params, X, Y))
+    assert np.all(ref != 0)  # each entry is measured relative to a nonzero value
+
+
+def test_ridders_estimate_bounds_its_error_on_the_saturated_network() -> None:
+    params, X, Y = saturated_network()
+
+    def f(theta: np.ndarray):
+        return numeric.mlp_loss(unflatten(theta, params), X, Y, hidden="relu", loss="cross_entropy")
+
+    theta, ref = flatten(params), saturated_reference()
+    jac, err = numeric.ridders(f, theta)
+    # gradcheck's rule: an entry may be off by SAFETY times the estimate.  Measured with f's
+    # noise: at most 1.5 times (before, without it: 14.8 times).
+    assert np.all(np.abs(jac - ref) <= numeric.finite_diff.SAFETY * err)
+    grad = implemented(params, X, Y, "relu", "cross_entropy")
+    assert numeric.gradcheck(f, grad, theta, method="ridders").ok
+    # Still sensitive: a 1e-9 relative error in one entry is ~10x above its tolerance.
+    grad[73] *= 1 + 1e-9
+    report = numeric.gradcheck(f, grad, theta, method="ridders")
+    assert [e.index for e in report.mismatches] == [(73,)]
 
 
 # ----- the forward pass, neuron by neuron -------------------------------------------------------
