@@ -785,12 +785,15 @@ def _real_derivatives(d: sp.Expr) -> sp.Expr:
 
 
 def _sign_shown(d: sp.Expr, strict: bool) -> bool:
-    d = _real_derivatives(d)
-    for form in (d, _normal_form(d), sp.factor(_normal_form(d))):
-        verdict = form.is_positive if strict else form.is_nonnegative
-        if verdict:
-            return True
-    return False
+    """d > 0 (strict) or d >= 0 shown by SymPy's assumptions on d as written, on its
+    normal form, or on that form factored (each tried only when the one before fails)."""
+
+    def forms() -> Iterator[sp.Expr]:
+        yield (written := _real_derivatives(d))
+        yield (normal := _normal_form(written))
+        yield sp.factor(normal)
+
+    return any(form.is_positive if strict else form.is_nonnegative for form in forms())
 
 
 _NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
