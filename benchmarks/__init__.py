@@ -59,8 +59,12 @@ def thread_limit(threads: int | None, torch: Any | None = None) -> Iterator[None
             torch.set_num_threads(saved_torch)
 
 
+# Idle seconds before each timed run of a comparison (see median_times).
+SETTLE_S = 0.3
+
+
 def median_times(
-    fns: dict[str, Callable[[], Any]], repeats: int, settle_s: float = 0.0
+    fns: dict[str, Callable[[], Any]], repeats: int, settle_s: float = SETTLE_S
 ) -> dict[str, float]:
     """Median seconds of each function over ``repeats`` runs, after one warm-up run;
     the runs are interleaved so that the machine's load falls on all alike.

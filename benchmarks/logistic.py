@@ -36,7 +36,6 @@ N, D = 1_000_000, 64
 REPEATS = 7
 BAR_PRODUCTS = 1.25
 BAR_TORCH = 0.6
-SETTLE_S = 0.3  # idle before each timed run: no library pays for another's spinning threads
 MAX_ULP = 4.0
 
 
@@ -72,7 +71,7 @@ def speed() -> bool:
             return numeric.logistic_regression_grad(w, b, X, y)
 
     runs["ours, one thread"] = ours_one_thread
-    med = median_times(runs, REPEATS, settle_s=SETTLE_S)
+    med = median_times(runs, REPEATS)
     print(f"logistic_regression_grad, N = {N}, d = {D}, float64 (median of {REPEATS}, interleaved)")
     for name, t in med.items():
         print(f"  {name:<18} {t * 1e3:8.1f} ms")

@@ -37,7 +37,6 @@ from derivations.highprec import log_softmax_reference
 ROWS, CLASSES = 200_000, 100
 REPEATS = 7
 TIME_BAR = 0.8
-SETTLE_S = 0.3  # idle before each timed run (benchmarks.median_times)
 ULP_BAR = 8.0
 VERIFY_BAR_S = 4.0
 MARGINS = (46.0, 60.0)
@@ -67,7 +66,7 @@ def time_ratio(torch: Any | None) -> dict[str, tuple[float, float | None]]:
     results = {}
     for label, threads in (("default threads", None), ("one thread each", 1)):
         with thread_limit(threads, torch):
-            times = median_times(fns, REPEATS, settle_s=SETTLE_S)
+            times = median_times(fns, REPEATS)
         results[label] = (times["ours"], times.get("torch"))
     return results
 

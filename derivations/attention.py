@@ -23,19 +23,12 @@ import sympy as sp
 from sympy import stats
 
 from derivations.core import Derivation, Step
-from derivations.notation import shown, shown_matrix
+from derivations.notation import shown, shown_matrix, symbol_matrix
 from derivations.registry import derivation
 
 TOPIC = "attention"
 
 T, D = 3, 2  # tokens; d_k = d_v
-
-
-def symbol_matrix(name: str, rows: int, cols: int) -> sp.ImmutableMatrix:
-    """A rows x cols matrix of real symbols name_{ij} (1-based)."""
-    return sp.ImmutableMatrix(
-        rows, cols, lambda i, j: sp.Symbol(f"{name}_{{{i + 1}{j + 1}}}", real=True)
-    )
 
 
 def causal_allowed(i: int, j: int) -> bool:

@@ -18,7 +18,7 @@ import sympy as sp
 
 from derivations.core import Derivation, Simplex, Step
 from derivations.functions import heaviside, logsumexp, relu, sigmoid
-from derivations.notation import shown_product
+from derivations.notation import shown_product, symbol_matrix
 from derivations.registry import derivation
 
 TOPIC = "backprop"
@@ -270,15 +270,11 @@ def backprop_averaged_cost() -> Derivation:
 SIZES = (2, 3, 2)
 
 
-def _matrix(name: str, rows: int, cols: int) -> sp.Matrix:
-    return sp.Matrix(rows, cols, lambda r, c: sp.Symbol(f"{name}_{r + 1}{c + 1}", real=True))
-
-
 def _vector(name: str, size: int) -> sp.Matrix:
     return sp.Matrix(size, 1, lambda r, _: sp.Symbol(f"{name}_{r + 1}", real=True))
 
 
-_W1, _W2 = _matrix("W^{(1)}", 3, 2), _matrix("W^{(2)}", 2, 3)
+_W1, _W2 = symbol_matrix("W^{(1)}", 3, 2), symbol_matrix("W^{(2)}", 2, 3)
 _b1, _b2 = _vector("b^{(1)}", 3), _vector("b^{(2)}", 2)
 _x = _vector("x", 2)
 _y = _vector("y", 2)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import mpmath
@@ -57,16 +57,14 @@ class Ball:
         return Ball(self.mid.real if isinstance(self.mid, mpmath.mpc) else self.mid, self.rad)
 
 
-# The unit roundoff 2^-prec of each working precision met so far (exact powers of two).
-_UNITS: dict[int, Any] = {}
-
-
 def _u() -> Any:
-    prec = mpmath.mp.prec
-    u = _UNITS.get(prec)
-    if u is None:
-        u = _UNITS[prec] = mpmath.mpf(2) ** (-prec)
-    return u
+    """The unit roundoff 2^-prec of the working precision."""
+    return _unit_roundoff(mpmath.mp.prec)
+
+
+@cache
+def _unit_roundoff(prec: int) -> Any:
+    return mpmath.mpf(2) ** (-prec)  # a power of two: exact at any precision
 
 
 def _round(mid: Any, rad: Any) -> Ball:
@@ -294,23 +292,16 @@ class Tape:
         raise Unsupported(kind)  # pragma: no cover
 
 
-# Balls of the constants met so far, per (constant, working precision): a tape is
-# evaluated at many points, and each evaluation would round sqrt(2) or 1/3 again.
-_CONSTANTS: dict[tuple[sp.Basic, int], Ball] = {}
-_CONSTANTS_KEPT = 4096
-
-
 def _constant(c: sp.Basic) -> Ball:
-    key = (c, mpmath.mp.prec)
-    ball = _CONSTANTS.get(key)
-    if ball is None:
-        if len(_CONSTANTS) >= _CONSTANTS_KEPT:
-            _CONSTANTS.clear()
-        ball = _CONSTANTS[key] = _constant_ball(c)
-    return ball
+    """The ball of a constant at the working precision."""
+    return _constant_ball(c, mpmath.mp.prec)
 
 
-def _constant_ball(c: sp.Basic) -> Ball:
+# Remembered per (constant, working precision): a tape is evaluated at many points, and
+# each evaluation would round sqrt(2) or 1/3 again.
+@lru_cache(maxsize=4096)
+def _constant_ball(c: sp.Basic, prec: int) -> Ball:
+    """The ball of ``c`` at ``prec`` bits, which must be the working precision (a key)."""
     if c.is_Integer:
         return _exact(int(c))
     if isinstance(c, sp.Float):

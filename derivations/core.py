@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from itertools import product
 from typing import Any, Literal
 
@@ -292,26 +293,17 @@ class _Evidence:
 
 # Prepared expressions of this process, kept for the next claim that holds them: a line of
 # a derivation is one side of two links, and the proof stage meets the sides of the numeric
-# stage again.  At most this many; the oldest half is dropped when it is full.
+# stage again.  At most this many.
 PREPARED_KEPT = 512
-_prepared: dict[Any, Any] = {}
 
 
 def _prepare(expr: Any) -> Any:
     """Primitives expanded, then derivatives and sums carried out (remembered: doit is slow)."""
-    if not isinstance(expr, sp.Basic):
-        return expr
-    done = _prepared.get(expr)
-    if done is None:
-        done = _prepared_anew(expr)
-        if len(_prepared) >= PREPARED_KEPT:
-            for key in list(_prepared)[: PREPARED_KEPT // 2]:
-                del _prepared[key]
-        _prepared[expr] = done
-    return done
+    return _prepared(expr) if isinstance(expr, sp.Basic) else expr
 
 
-def _prepared_anew(expr: sp.Basic) -> Any:
+@lru_cache(maxsize=PREPARED_KEPT)
+def _prepared(expr: sp.Basic) -> Any:
     if isinstance(expr, sp.Derivative) and not any(v.has(*PRIMITIVES) for v in expr.variables):
         # The function prepared once (remembered: the entries of a gradient share it),
         # then differentiated; doit(deep=False) leaves the prepared function as it is.
@@ -785,12 +777,15 @@ def _real_derivatives(d: sp.Expr) -> sp.Expr:
 
 
 def _sign_shown(d: sp.Expr, strict: bool) -> bool:
-    d = _real_derivatives(d)
-    for form in (d, _normal_form(d), sp.factor(_normal_form(d))):
-        verdict = form.is_positive if strict else form.is_nonnegative
-        if verdict:
-            return True
-    return False
+    """d > 0 (strict) or d >= 0 shown by SymPy's assumptions on d as written, on its
+    normal form, or on that form factored (each tried only when the one before fails)."""
+
+    def forms() -> Iterator[sp.Expr]:
+        yield (written := _real_derivatives(d))
+        yield (normal := _normal_form(written))
+        yield sp.factor(normal)
+
+    return any(form.is_positive if strict else form.is_nonnegative for form in forms())
 
 
 _NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}

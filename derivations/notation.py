@@ -17,7 +17,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.core.symbol import Str
 
-__all__ = ["Shown", "shown", "shown_matrix", "shown_product"]
+__all__ = ["Shown", "shown", "shown_matrix", "shown_product", "symbol_matrix"]
 
 
 def shown_product(*factors: sp.Expr | int) -> sp.Expr:
@@ -81,4 +81,15 @@ def shown_matrix(matrix: sp.MatrixBase, name: str) -> sp.ImmutableMatrix:
         matrix.rows,
         matrix.cols,
         lambda i, j: Shown(matrix[i, j], r"\left(%s\right)_{%d%d}" % (name, i + 1, j + 1)),
+    )
+
+
+def symbol_matrix(name: str, rows: int, cols: int) -> sp.ImmutableMatrix:
+    """A rows x cols matrix of real symbols ``name_{ij}`` (1-based).
+
+    The subscript is braced: ``W^{(1)}_11`` would typeset as W^{(1)}_1 1 (SymPy
+    braces a bare multi-digit subscript only when the name has no superscript).
+    """
+    return sp.ImmutableMatrix(
+        rows, cols, lambda i, j: sp.Symbol(f"{name}_{{{i + 1}{j + 1}}}", real=True)
     )

@@ -36,7 +36,7 @@ open-ended ones included (``{K: (2, sp.oo)}``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from itertools import permutations
+from itertools import count, permutations
 from typing import Any
 
 import sympy as sp
@@ -287,23 +287,40 @@ def _carry_out_derivatives(e: sp.Expr) -> sp.Expr:
     return e.replace(lambda n: isinstance(n, sp.Derivative), lambda n: n.doit(deep=False))
 
 
+Limit = tuple[Any, Any, Any]
+
+
+def _renamed_indices(s: sp.Sum, names: Iterator[sp.Symbol]) -> tuple[sp.Expr, list[Limit]]:
+    """A sum's summand and limits with each index renamed to the next of ``names``.
+
+    With ``subs``, which leaves an inner sum's index of the same name bound; a
+    limit's bounds may name the indices after it (SymPy lists the innermost first).
+    """
+    body, limits = s.function, []
+    for k, lo, hi in s.limits:
+        new = next(names)
+        body = body.subs(k, new)
+        limits = [(x, a.subs(k, new), b.subs(k, new)) for x, a, b in limits]
+        limits.append((new, lo, hi))
+    return body, limits
+
+
+def _index_names(prefix: str) -> Iterator[sp.Symbol]:
+    """Fresh integer symbols ``prefix_0``, ``prefix_1``, ..."""
+    return (sp.Symbol(f"{prefix}_{i}", integer=True) for i in count())
+
+
 def _canonical(s: sp.Sum) -> sp.Sum:
     """The same sum with its indices renamed in order of appearance, so equal sums compare equal.
 
-    Names are fresh for every index (outer ones renamed first, with ``subs``,
-    which leaves an inner index of the same name bound), so no renaming can
-    capture a variable.
+    Names are fresh for every index (outer ones renamed first), so no renaming
+    can capture a variable.
     """
-    counter = iter(range(10**6))
+    names = _index_names("_sum_index")
 
     def walk(e: sp.Basic) -> sp.Basic:
         if isinstance(e, sp.Sum):
-            body, limits = e.function, []
-            for k, lo, hi in e.limits:
-                new = sp.Symbol(f"_sum_index_{next(counter)}", integer=True)
-                body = body.subs(k, new)
-                limits = [(x, a.subs(k, new), b.subs(k, new)) for x, a, b in limits]
-                limits.append((new, lo, hi))
+            body, limits = _renamed_indices(e, names)
             return sp.Sum(walk(body), *limits)
         if not e.args:
             return e
@@ -489,17 +506,9 @@ def _merged(e: sp.Expr) -> sp.Expr:
     the order of summation is free (even for SymPy's reversed ranges).  The result's
     summand is one product; :func:`_ordered_canonical` then names the indices.
     """
-    counter = iter(range(10**6))
+    names = _index_names("_merged_index")
 
-    def fresh(s: sp.Sum) -> tuple[sp.Expr, list[tuple[Any, Any, Any]]]:
-        body, limits = s.function, []
-        for k, lo, hi in s.limits:
-            new = sp.Symbol(f"_merged_index_{next(counter)}", integer=True)
-            body = body.subs(k, new)
-            limits.append((new, lo, hi))
-        return body, limits
-
-    def flat_term(term: sp.Expr, bound: set[Any]) -> tuple[sp.Expr, list[tuple[Any, Any, Any]]]:
+    def flat_term(term: sp.Expr, bound: set[Any]) -> tuple[sp.Expr, list[Limit]]:
         """A product term as (summand, limits): its sum factors moved out."""
         factors, limits = [], []
         for f in sp.Mul.make_args(term):
@@ -514,7 +523,7 @@ def _merged(e: sp.Expr) -> sp.Expr:
                 factors.append(f)
                 continue
             for _ in range(int(power)):
-                body, more = fresh(base)
+                body, more = _renamed_indices(base, names)
                 inner, deeper = flat_term(body, bound | {k for k, _, _ in more})
                 factors.append(inner)
                 limits += more + deeper

@@ -18,10 +18,9 @@ from itertools import permutations
 import sympy as sp
 import sympy.combinatorics
 
-from derivations.attention import symbol_matrix
 from derivations.core import Derivation, Step
 from derivations.functions import heaviside, relu
-from derivations.notation import shown, shown_matrix
+from derivations.notation import shown, shown_matrix, symbol_matrix
 from derivations.registry import derivation
 
 TOPIC = "transformer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -76,6 +77,13 @@ def test_document_has_a_section_per_topic(verified) -> None:
         if derivations.names(topic.key):
             assert f"\\chapter{{{topic.title}}}" in doc
     assert doc.count("\\section{") == len(derivations.names())
+
+
+def test_document_braces_every_multi_digit_subscript() -> None:
+    # x_11 typesets as x_1 followed by a plain 1: a matrix entry's two indices must be braced.
+    doc = render.latex_document(derivations.all())
+    bare = sorted(set(re.findall(r"[^\\{\s]+_[0-9]{2,}", doc)))
+    assert not bare, bare[:10]
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
