@@ -7,6 +7,10 @@ idle cores would have to share), the start-up alone (imports and building
 every derivation, ``verigrad list``), and the longest derivation's time as the
 command reports it (``--json``).
 
+The shared 2-core machines this runs on change speed from hour to hour: the
+same commit's one-core time was seen at 13 s and at 22 s on the same day.  Read
+the CPU time beside the wall time; compare versions only within one run.
+
     python -m benchmarks.verify_time
 """
 
@@ -21,7 +25,7 @@ import time
 
 from benchmarks import record
 
-REPEATS = 3
+REPEATS = 5
 BAR_S = 10.0
 
 
