@@ -13,6 +13,7 @@ budget ends; the result comes back pickled.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import signal
@@ -111,13 +112,24 @@ def _track_gc(on: bool) -> None:
         gc.callbacks.append(_gc_stopped)
 
 
-def _in_finalizer(frame: Any) -> bool:
-    """True inside a gc callback or a ``__del__``: where a raise would be swallowed."""
+def _raise_is_unsafe(frame: Any) -> bool:
+    """True where an expiry must not be raised yet:
+
+    * inside a gc callback or a ``__del__``, where the interpreter swallows it;
+    * inside a ``time_limit``'s own entry or exit (its generator, or contextlib's
+      ``__enter__``/``__exit__`` around it).  A signal that arrives just before
+      the exit blocks SIGALRM still runs its Python handler after the block: an
+      expiry raised there would cut the clean-up short, leave the block's
+      deadline behind, and replace the expiry being carried up to an outer
+      block with one that no handler above claims (seen with nested limits
+      whose deadlines lie within a millisecond).
+    """
     if _collecting:
         return True
     while frame is not None:
+        code = frame.f_code
         # The trackers are gc callbacks too: an alarm can land before the flag is set.
-        if frame.f_code.co_name == "__del__" or frame.f_code in _TRACKER_CODE:
+        if code.co_name == "__del__" or code in _TRACKER_CODE or code in _LIMIT_CODE:
             return True
         frame = frame.f_back
     return False
@@ -127,7 +139,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
     now = time.monotonic()
     due = [(_due(d, tok), tok) for d, tok in _active]
     expired = [tok for when, tok in due if when <= now + 1e-3]
-    if expired and _in_finalizer(frame) and now - min(when for when, _ in due) < REFIRE_S:
+    if expired and _raise_is_unsafe(frame) and now - min(when for when, _ in due) < REFIRE_S:
         # Put off, but not for ever: code that lives in finalizers would starve the
         # alarm; past REFIRE_S it is raised there and, if swallowed, raised again.
         signal.setitimer(signal.ITIMER_REAL, DEFER_S)
@@ -179,6 +191,14 @@ def time_limit(seconds: float) -> Iterator[None]:
                 _track_gc(False)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+
+
+# Code of a time_limit's entry and exit (see _raise_is_unsafe).
+_LIMIT_CODE = (
+    time_limit.__wrapped__.__code__,  # type: ignore[attr-defined]
+    contextlib._GeneratorContextManager.__enter__.__code__,
+    contextlib._GeneratorContextManager.__exit__.__code__,
+)
 
 
 def _child(conn: Any, fn: Callable[[], Any]) -> None:

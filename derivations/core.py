@@ -44,7 +44,6 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -735,10 +734,9 @@ def _prove_zero(
         try:
             with time_limit(remaining):
                 items = strategy.exprs()
-                # The share counts from when the expressions are ready.  (No inner limit
-                # for a whole share: two nested deadlines that nearly coincide race.)
+                # The share counts from when the expressions are ready.
                 share = strategy.share * (deadline - time.monotonic())
-                with time_limit(share) if strategy.share < 1 else nullcontext():
+                with time_limit(share):
                     if all(strategy.is_zero(e) for e in items):
                         return strategy.name
         except BudgetExceeded:
