@@ -44,6 +44,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -734,9 +735,10 @@ def _prove_zero(
         try:
             with time_limit(remaining):
                 items = strategy.exprs()
-                # The share counts from when the expressions are ready.
+                # The share counts from when the expressions are ready; a whole share
+                # ends with the outer limit and needs none of its own.
                 share = strategy.share * (deadline - time.monotonic())
-                with time_limit(share):
+                with time_limit(share) if strategy.share < 1 else nullcontext():
                     if all(strategy.is_zero(e) for e in items):
                         return strategy.name
         except BudgetExceeded:
