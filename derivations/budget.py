@@ -13,12 +13,14 @@ budget ends; the result comes back pickled.
 
 from __future__ import annotations
 
+import _weakrefset
 import contextlib
 import gc
 import multiprocessing
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -98,6 +100,9 @@ def _gc_stopped(phase: str, info: dict[str, int]) -> None:
 
 
 _TRACKER_CODE = (_gc_started.__code__, _gc_stopped.__code__)
+# Where weakref callbacks live (WeakKeyDictionary's and WeakSet's removers, weakref.finalize):
+# the interpreter swallows a raise from a callback as it does one from a finalizer.
+_WEAKREF_FILES = frozenset({weakref.__file__, _weakrefset.__file__})
 
 
 def _track_gc(on: bool) -> None:
@@ -115,7 +120,8 @@ def _track_gc(on: bool) -> None:
 def _raise_is_unsafe(frame: Any) -> bool:
     """True where an expiry must not be raised yet:
 
-    * inside a gc callback or a ``__del__``, where the interpreter swallows it;
+    * inside a gc callback, a ``__del__`` or a weakref callback of the standard
+      library's, where the interpreter swallows it;
     * inside a ``time_limit``'s own entry or exit (its generator, or contextlib's
       ``__enter__``/``__exit__`` around it).  A signal that arrives just before
       the exit blocks SIGALRM still runs its Python handler after the block: an
@@ -130,6 +136,8 @@ def _raise_is_unsafe(frame: Any) -> bool:
         code = frame.f_code
         # The trackers are gc callbacks too: an alarm can land before the flag is set.
         if code.co_name == "__del__" or code in _TRACKER_CODE or code in _LIMIT_CODE:
+            return True
+        if code.co_filename in _WEAKREF_FILES:
             return True
         frame = frame.f_back
     return False

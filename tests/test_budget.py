@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -129,6 +130,20 @@ def test_a_deadline_inside_a_finalizer_waits_for_it(swallowed: list) -> None:  #
         SlowFinalizer()  # dropped at once: the alarm fires inside __del__
         spin(5)
     # Raised in __del__ it would be lost; it is put off until __del__ returns at 0.3 s.
+    assert swallowed == []
+    assert time.monotonic() - start < 0.3 + REFIRE_S
+
+
+def test_a_deadline_inside_a_weakref_callback_waits_for_it(swallowed: list) -> None:  # type: ignore[type-arg]
+    class Target:
+        pass
+
+    start = time.monotonic()
+    with pytest.raises(BudgetExceeded), time_limit(0.1):
+        target = Target()
+        weakref.finalize(target, spin, 0.3)
+        del target  # the callback runs at once: the alarm fires inside it
+        spin(5)
     assert swallowed == []
     assert time.monotonic() - start < 0.3 + REFIRE_S
 
