@@ -99,7 +99,6 @@ def _gc_stopped(phase: str, info: dict[str, int]) -> None:
         _collecting = False
 
 
-_TRACKER_CODE = (_gc_started.__code__, _gc_stopped.__code__)
 # Where weakref callbacks live (WeakKeyDictionary's and WeakSet's removers, weakref.finalize):
 # the interpreter swallows a raise from a callback as it does one from a finalizer.
 _WEAKREF_FILES = frozenset({weakref.__file__, _weakrefset.__file__})
@@ -134,10 +133,7 @@ def _raise_is_unsafe(frame: Any) -> bool:
         return True
     while frame is not None:
         code = frame.f_code
-        # The trackers are gc callbacks too: an alarm can land before the flag is set.
-        if code.co_name == "__del__" or code in _TRACKER_CODE or code in _LIMIT_CODE:
-            return True
-        if code.co_filename in _WEAKREF_FILES:
+        if code.co_name == "__del__" or code in _UNSAFE_CODE or code.co_filename in _WEAKREF_FILES:
             return True
         frame = frame.f_back
     return False
@@ -201,8 +197,11 @@ def time_limit(seconds: float) -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
 
 
-# Code of a time_limit's entry and exit (see _raise_is_unsafe).
-_LIMIT_CODE = (
+# Code where an expiry is not raised (see _raise_is_unsafe): the gc trackers (gc callbacks
+# too: an alarm can land in them before the flag is set), a time_limit's entry and exit.
+_UNSAFE_CODE = (
+    _gc_started.__code__,
+    _gc_stopped.__code__,
     time_limit.__wrapped__.__code__,  # type: ignore[attr-defined]
     contextlib._GeneratorContextManager.__enter__.__code__,
     contextlib._GeneratorContextManager.__exit__.__code__,
