@@ -444,34 +444,26 @@ class _NumericStage:
         self.tested = 0
         self.exhausted = False  # every point drawn, or the draws broken off
         self.elapsed_s = 0.0
-        self._layout: tuple[list[Any], bool, int, int] | None = None
+        # Each group of points draws new sizes (and new random functions).
+        sides = claim.sides()
+        self.ints_needed = sorted(_integer_symbols(sides, domain), key=str)
+        drawn_anew = self.ints_needed or any(
+            isinstance(e, sp.Basic) and e.has(AppliedUndef) for e in sides
+        )
+        self.groups = max(1, min(6, points // 4)) if drawn_anew else 1
+        self.per_group = -(-points // self.groups)
         self._draws = self._drawn()
-
-    def layout(self) -> tuple[list[Any], bool, int, int]:
-        """Integer symbols to draw, whether there are undefined functions, groups, points
-        per group.  Each group draws new sizes (and new random functions)."""
-        if self._layout is None:
-            claim = self.claim
-            ints_needed = sorted(_integer_symbols(claim.sides(), self.domain), key=str)
-            has_functions = any(
-                isinstance(e, sp.Basic) and e.has(AppliedUndef) for e in claim.sides()
-            )
-            groups = max(1, min(6, self.points // 4)) if (ints_needed or has_functions) else 1
-            self._layout = (ints_needed, has_functions, groups, -(-self.points // groups))
-        return self._layout
 
     def first_run(self) -> int:
         """Points tested before the proofs: the first group of sizes (the smallest) or of
         random functions where there are several, else the first ``FIRST_POINTS``."""
-        _, _, groups, per_group = self.layout()
-        return per_group if groups > 1 else min(self.points, FIRST_POINTS)
+        return self.per_group if self.groups > 1 else min(self.points, FIRST_POINTS)
 
     def _drawn(self) -> Iterator[tuple[_PointTester, dict[Any, Any]]]:
-        domain, rng = self.domain, self.rng
-        ints_needed, _, groups, per_group = self.layout()
-        for g in range(groups):
+        domain, rng, per_group = self.domain, self.rng, self.per_group
+        for g in range(self.groups):
             # Small sizes first (written-out sums grow with their product), larger ones later.
-            ints = domain.draw_integers(ints_needed, rng, span=INT_SPAN_START + 2 * g)
+            ints = domain.draw_integers(self.ints_needed, rng, span=INT_SPAN_START + 2 * g)
             tester = _PointTester(self.claim, domain, ints, rng)
             if tester.functions:
                 shown = ", ".join(f"{f} -> {lam}" for f, lam in tester.functions.items())
