@@ -381,15 +381,17 @@ def _relu_backward(g: Array, a: Array) -> Array:
 def _cross_entropy_delta(out: Array, y: Array) -> Array:
     """(softmax(out) s - Y) / N with s the row sums of Y (1 for probability rows).
 
-    Rows of probabilities (every row summing to exactly 1) take the kernel of
-    :func:`numeric.cross_entropy_grad`, which keeps the dominant class's
-    softmax - 1 = -tail / (1 + tail) accurate where softmax rounds to 1 (the
-    direct form gives 0 there, and with it a zero gradient for every layer).
-    Other Y, and complex out (complex-step differentiation), take the direct form.
+    Rows of nonnegative weights with a positive sum take the kernel of
+    :func:`numeric.cross_entropy_grad` on Y / s (rows that sum to 1), times s: it
+    keeps the dominant class's softmax - 1 = -tail / (1 + tail) accurate where
+    softmax rounds to 1 (the direct form gives 0 there, and with it a zero gradient
+    for every layer).  Other Y, and complex out (complex-step differentiation), take
+    the direct form.
     """
     s = y.sum(axis=1, keepdims=True)
-    if not np.iscomplexobj(out) and np.all(s == 1) and np.all(y >= 0):
-        delta: Array = losses.cross_entropy_grad(out, y)
+    if not np.iscomplexobj(out) and np.all(y >= 0) and np.all(s > 0):
+        delta: Array = losses.cross_entropy_grad(out, y / s)
+        delta *= s
         return delta
     delta = activations.softmax(out, axis=-1)
     delta *= s

@@ -282,6 +282,19 @@ def test_saturated_gradient_agrees_with_50_digits() -> None:
     assert np.all(ref != 0)  # each entry is measured relative to a nonzero value
 
 
+def test_saturated_gradient_with_weighted_targets_keeps_its_accuracy() -> None:
+    # Target rows summing to s != 1 (here 3 times one-hot): the loss -sum y log softmax is
+    # s times the one-hot loss, so is its gradient.  The direct form s softmax - y gave 0
+    # for the saturated class there; the bound is the one-hot entry's bound times s (the
+    # extra rounding of multiplying by s, eps relative, is far inside it).
+    params, X, Y = saturated_network()
+    weighted = np.zeros((1, 2))
+    weighted[0, Y[0]] = 3.0
+    got = implemented(params, X, weighted, "relu", "cross_entropy")
+    ref = 3 * saturated_reference()
+    assert np.all(np.abs(got - ref) <= 3 * forward_rounding_bound(params, X, Y))
+
+
 def test_ridders_estimate_bounds_its_error_on_the_saturated_network() -> None:
     params, X, Y = saturated_network()
 
