@@ -610,7 +610,7 @@ class _Check:
         tol = _tolerance(est, num, self.rtol, self.atol, self.rounding(ana))
         entries = [self._entry_at(out, k, ana, num, est, tol) for out in range(self.f0.size)]
         if any(e.status == "mismatch" for e in entries) and self.rtol is None and self.atol is None:
-            entries = self._second_look(k, entries)
+            entries = self._second_look(k, num, est, entries)
         return entries
 
     def _entry_at(
@@ -619,7 +619,21 @@ class _Check:
         index = (*np.unravel_index(out, self.f0.shape), *np.unravel_index(k, self.x.shape))
         return _entry(tuple(int(i) for i in index), ana[out], num[out], est[out], tol[out])
 
-    def _second_look(self, k: int, entries: list[EntryCheck]) -> list[EntryCheck]:
+    def _again_with_noise(
+        self, v: Array, k: int | None, num: Array, est: Array, fails: Array, rounding: Array
+    ) -> tuple[Array, Array, Array] | None:
+        """Where f's measured noise exceeds eps |f|: the failing outputs differentiated
+        again with it; (num, est, tol) with the others as they were, or None."""
+        noise = _noise(self.f, self.x, v, k, self.f0)
+        if not np.any(noise > self.f.eps * np.abs(self.f0.ravel())):
+            return None
+        again, again_est = _column(self.method, self.f, self.x, v, k, self.f0, noise)
+        num, est = np.where(fails, again, num), np.where(fails, again_est, est)
+        return num, est, _tolerance(est, num, None, None, rounding)
+
+    def _second_look(
+        self, k: int, num: Array, est: Array, entries: list[EntryCheck]
+    ) -> list[EntryCheck]:
         """A failing entry: the complex step's rounding measured; or f's noise measured
         (and the entry differentiated again with it, if it exceeds eps |f|), then a
         kink looked for."""
@@ -629,14 +643,11 @@ class _Check:
             num, est = _complex_column(self.f, self.x, v, self.f0, spread=True, f_term=True)
             tol = _tolerance(est, num, None, None, self.rounding(ana))
             return [self._entry_at(out, k, ana, num, est, tol) for out in range(self.f0.size)]
-        noise = _noise(self.f, self.x, v, k, self.f0)
-        if np.any(noise > self.f.eps * np.abs(self.f0.ravel())):
-            num, est = _column(self.method, self.f, self.x, v, k, self.f0, noise)
-            tol = _tolerance(est, num, None, None, self.rounding(ana))
-            entries = [
-                e if e.status == "ok" else self._entry_at(out, k, ana, num, est, tol)
-                for out, e in enumerate(entries)
-            ]
+        fails = np.array([e.status != "ok" for e in entries])
+        redone = self._again_with_noise(v, k, num, est, fails, self.rounding(ana))
+        if redone is not None:
+            num, est, tol = redone
+            entries = [self._entry_at(out, k, ana, num, est, tol) for out in range(self.f0.size)]
         out_entries = []
         for out, e in enumerate(entries):
             if e.status == "mismatch":
@@ -657,12 +668,9 @@ class _Check:
         tol = _tolerance(est, num, self.rtol, self.atol, rounding)
         fails = np.abs(ana - num) > tol
         if np.any(fails) and self.method != "complex" and self.rtol is None and self.atol is None:
-            # As for an entry: f's noise measured, and the failing outputs differentiated again.
-            noise = _noise(self.f, self.x, v, None, self.f0)
-            if np.any(noise > self.f.eps * np.abs(self.f0.ravel())):
-                again, again_est = _column(self.method, self.f, self.x, v, None, self.f0, noise)
-                num, est = np.where(fails, again, num), np.where(fails, again_est, est)
-                tol = _tolerance(est, num, None, None, rounding)
+            redone = self._again_with_noise(v, None, num, est, fails, rounding)
+            if redone is not None:
+                num, est, tol = redone
         return [
             _entry(
                 (p, *(int(i) for i in np.unravel_index(out, self.f0.shape))),
