@@ -106,7 +106,10 @@ def bce_terms(z: Array, y: Array) -> Array:
 def bce_residual(z: Array, y: Array) -> Array:
     """sigma(z) - y as (1 - y) sigma(z) - y sigma(-z), for checked arrays (also complex z)."""
     e, nonneg, _ = _fold(z)
-    return _grad_from_fold(e, nonneg, y)
+    a = np.where(nonneg, 1, e)  # (1 + e) sigma(z), e = exp(-|z|)
+    c = np.where(nonneg, e, 1)  # (1 + e) sigma(-z)
+    out: Array = ((1 - y) * a - y * c) / (1 + e)
+    return out
 
 
 def bce_with_logits(z: ArrayLike, y: ArrayLike) -> Any:
@@ -135,14 +138,6 @@ def bce_with_logits_grad(z: ArrayLike, y: ArrayLike) -> Any:
     """
     zz, yy = _pair(z, y, "z")
     return scalar_or_array(bce_residual(zz, yy))
-
-
-def _grad_from_fold(e: Array, nonneg: Array, y: Array) -> Array:
-    """((1 - y) sigma(z) - y sigma(-z)) from e = exp(-|z|) and the sign of z."""
-    a = np.where(nonneg, 1, e)  # (1 + e) sigma(z)
-    c = np.where(nonneg, e, 1)  # (1 + e) sigma(-z)
-    out: Array = ((1 - y) * a - y * c) / (1 + e)
-    return out
 
 
 # =====================================================================================

@@ -258,7 +258,7 @@ def forward_rounding_bound(params: Params, X: np.ndarray, Y: np.ndarray) -> np.n
     for W, b in params:
         a_abs = a_abs @ np.abs(W).T + np.abs(b)
     logit_error = terms * eps * a_abs[0]
-    _, (z,) = None, numeric.mlp_forward(params, X, hidden="relu", loss="cross_entropy")
+    (z,) = numeric.mlp_forward(params, X, hidden="relu", loss="cross_entropy")
     delta = np.abs(numeric.cross_entropy_grad(z[None, :], np.eye(z.size)[Y]))
     relative = logit_error.sum() + 2 * terms * eps
     activations = [X, *(np.maximum(z, 0) for z in pre_activations(params, X))]
