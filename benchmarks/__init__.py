@@ -9,7 +9,10 @@ same run, medians of repetitions.
 from __future__ import annotations
 
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,6 +60,20 @@ def thread_limit(threads: int | None, torch: Any | None = None) -> Iterator[None
             os.environ[ENV_VAR] = saved_env
         if torch is not None:
             torch.set_num_threads(saved_torch)
+
+
+def timed_verigrad(args: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall and CPU seconds (user + system, the process and its children) of
+    ``python -m derivations ARGS`` in a fresh process, and its result."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "derivations", *args], capture_output=True, text=True
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, result
 
 
 # Idle seconds before each timed run of a comparison (see median_times).

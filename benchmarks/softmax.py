@@ -29,8 +29,7 @@ import mpmath
 import numpy as np
 
 import numeric
-from benchmarks import median_times, optional_torch, record, thread_limit
-from benchmarks.verify_time import timed
+from benchmarks import median_times, optional_torch, record, thread_limit, timed_verigrad
 from derivations.accuracy import ulps, worst_ulps
 from derivations.highprec import log_softmax_reference
 
@@ -134,7 +133,7 @@ def verify_time() -> tuple[float, float]:
     """
     walls, cpus = [], []
     for _ in range(3):
-        wall, cpu, result = timed(["verify", "--jobs", "1", "--topic", "softmax"])
+        wall, cpu, result = timed_verigrad(["verify", "--jobs", "1", "--topic", "softmax"])
         if result.returncode != 0:
             raise RuntimeError(f"verigrad verify --topic softmax failed: {result.stdout[-500:]}")
         walls.append(wall)

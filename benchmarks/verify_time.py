@@ -17,43 +17,29 @@ the CPU time beside the wall time; compare versions only within one run.
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import subprocess
 import sys
-import time
 
-from benchmarks import record
+from benchmarks import record, timed_verigrad
 
 REPEATS = 5
 BAR_S = 10.0
 
 
-def timed(args: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
-    """Wall and CPU seconds (user + system, the process and its children) of a command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "derivations", *args], capture_output=True, text=True
-    )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, result
-
-
 def run() -> bool:
     walls, cpus = [], []
     for _ in range(REPEATS):
-        wall, cpu, result = timed(["verify"])
+        wall, cpu, result = timed_verigrad(["verify"])
         walls.append(wall)
         cpus.append(cpu)
-        if result.returncode != 0:
-            print(result.stdout[-2000:], result.stderr[-2000:])
+        if _failed(result):
             return False
     summary = result.stdout.strip().splitlines()[-1]
-    startup = statistics.median(timed(["list"])[0] for _ in range(REPEATS))
-    _, _, serial = timed(["verify", "--json", "--jobs", "1"])
+    startup = statistics.median(timed_verigrad(["list"])[0] for _ in range(REPEATS))
+    _, _, serial = timed_verigrad(["verify", "--json", "--jobs", "1"])
+    if _failed(serial):
+        return False
     reports = [json.loads(line) for line in serial.stdout.splitlines() if '"steps"' in line]
     longest = max(reports, key=lambda r: r["elapsed_s"])
     total_one_core = sum(r["elapsed_s"] for r in reports)
@@ -69,6 +55,13 @@ def run() -> bool:
     )
     record("verigrad verify (everything)", "wall time", median, BAR_S, "s")
     return median < BAR_S
+
+
+def _failed(result: subprocess.CompletedProcess[str]) -> bool:
+    """The command failed: its output's ends are printed."""
+    if result.returncode != 0:
+        print(result.stdout[-2000:], result.stderr[-2000:])
+    return result.returncode != 0
 
 
 if __name__ == "__main__":
