@@ -272,6 +272,11 @@ def _rounding_floor(Q, K, V, dO) -> tuple[float, ...]:
     eps times the terms that are summed; and below the normal range (entries
     drawn as small as 1e-300) floats keep an absolute precision of 2^-1074
     only, which the multipliers (up to |dO| |V|) carry into the gradient.
+    The factor 64 counts the roundings along a gradient entry's longest chain:
+    sums of d terms (scores, dO V^T) and of S terms (the softmax's normaliser,
+    the row sums of P * dP, the products with K, Q or P^T), d + 3 S + d <= 64 for
+    S <= 16 and d <= 8 (``problems``), each at most eps of the terms' magnitudes
+    (Higham's gamma_n per sum) or 2^-1074 absolute below the normal range.
     """
     under = 64 * SUBNORMAL * (1 + _norm(dO) * _norm(V))
     return tuple(64 * EPS * t + under for t in _term_scales(Q, K, V, dO))
