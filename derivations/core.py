@@ -476,9 +476,9 @@ class _NumericStage:
                     domain.draw_reals(tester.objects, rng, special=special, ints=tester.ints),
                 )
 
-    def run(self, until: int | None, deadline: float) -> _Evidence:
+    def run(self, until: int | None, deadline: float) -> None:
         """Test points until ``until`` are tried (None: :meth:`first_run`), the deadline
-        passes, or two sides differ."""
+        passes, or two sides differ; the outcome is in ``evidence``."""
         started = time.monotonic()
         evidence, dps = self.evidence, self.dps
         try:
@@ -513,7 +513,6 @@ class _NumericStage:
             self.elapsed_s += time.monotonic() - started
         if self.tested >= self.points:
             self.exhausted = True
-        return evidence
 
     def time_to_finish(self) -> float:
         """A generous estimate of the time the points left would take (0 if none are)."""
@@ -777,7 +776,12 @@ def _sign_shown(d: sp.Expr, strict: bool) -> bool:
         yield (normal := _normal_form(written))
         yield sp.factor(normal)
 
-    return any(form.is_positive if strict else form.is_nonnegative for form in forms())
+    return any(_sign_holds(form, strict) for form in forms())
+
+
+def _sign_holds(form: sp.Expr, strict: bool) -> bool:
+    """SymPy's assumptions show form > 0 (strict) or form >= 0."""
+    return bool(form.is_positive if strict else form.is_nonnegative)
 
 
 _NEGATE = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
@@ -809,7 +813,7 @@ def _prove_relation(claim: _Claim, domain: Domain, deadline: float, notes: list[
                 # The primitives' signs are facts (sigmoid > 0, relu >= 0, ...): a sum of
                 # their products with squares shows its sign before anything is expanded.
                 form = _real_derivatives(d.xreplace(_assumption_dummies([d], domain)))
-                return bool(form.is_positive if strict else form.is_nonnegative)
+                return _sign_holds(form, strict)
 
             def by_sign() -> bool:
                 diff = _prepare(d)

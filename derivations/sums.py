@@ -529,21 +529,18 @@ def _merged(e: sp.Expr) -> sp.Expr:
                 limits += more + deeper
         return sp.Mul(*factors), limits
 
-    def merge(node: sp.Expr) -> sp.Expr:
-        terms = []
-        for term in sp.Add.make_args(_expand(node)):
-            summand, limits = flat_term(term, set())
-            if not limits or len(limits) > MAX_MERGED_INDICES:
-                terms.append(term)
-                continue
-            bound = {k for k, _, _ in limits}
-            parts = sp.Mul.make_args(_expand(summand))
-            outside = sp.Mul(*[f for f in parts if not f.free_symbols & bound])
-            inside = sp.Mul(*[f for f in parts if f.free_symbols & bound])
-            terms.append(outside * _ordered_canonical(sp.Sum(inside, *limits)))
-        return sp.Add(*terms)
-
-    return merge(e)
+    terms = []
+    for term in sp.Add.make_args(_expand(e)):
+        summand, limits = flat_term(term, set())
+        if not limits or len(limits) > MAX_MERGED_INDICES:
+            terms.append(term)
+            continue
+        bound = {k for k, _, _ in limits}
+        parts = sp.Mul.make_args(_expand(summand))
+        outside = sp.Mul(*[f for f in parts if not f.free_symbols & bound])
+        inside = sp.Mul(*[f for f in parts if f.free_symbols & bound])
+        terms.append(outside * _ordered_canonical(sp.Sum(inside, *limits)))
+    return sp.Add(*terms)
 
 
 def _independent(limits: Any, bound: set[Any]) -> bool:
