@@ -89,7 +89,9 @@ _collecting = False
 
 def _gc_started(phase: str, info: dict[str, int]) -> None:
     global _collecting
-    if phase == "start":
+    # Only the main thread's collections: the alarm's handler runs there, and a
+    # collection in another thread does not swallow it.
+    if phase == "start" and threading.current_thread() is threading.main_thread():
         _collecting = True
 
 
@@ -100,7 +102,9 @@ def _gc_stopped(phase: str, info: dict[str, int]) -> None:
 
 
 # Where weakref callbacks live (WeakKeyDictionary's and WeakSet's removers, weakref.finalize):
-# the interpreter swallows a raise from a callback as it does one from a finalizer.
+# the interpreter swallows a raise from a callback as it does one from a finalizer.  Any
+# frame of these files counts (an ordinary call of theirs is put off a millisecond at a
+# time); a callback of one's own, weakref.ref(obj, fn), is not recognised: REFIRE_S bounds it.
 _WEAKREF_FILES = frozenset({weakref.__file__, _weakrefset.__file__})
 
 
@@ -133,7 +137,9 @@ def _raise_is_unsafe(frame: Any) -> bool:
         return True
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "__del__" or code in _UNSAFE_CODE or code.co_filename in _WEAKREF_FILES:
+        if code.co_name == "__del__" or code in _TRACKER_CODE or code.co_filename in _WEAKREF_FILES:
+            return True
+        if _in_limit_entry_or_exit(frame):
             return True
         frame = frame.f_back
     return False
@@ -197,15 +203,24 @@ def time_limit(seconds: float) -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
 
 
-# Code where an expiry is not raised (see _raise_is_unsafe): the gc trackers (gc callbacks
-# too: an alarm can land in them before the flag is set), a time_limit's entry and exit.
-_UNSAFE_CODE = (
-    _gc_started.__code__,
-    _gc_stopped.__code__,
-    time_limit.__wrapped__.__code__,  # type: ignore[attr-defined]
+# The gc trackers are gc callbacks too: an alarm can land in them before the flag is set.
+_TRACKER_CODE = (_gc_started.__code__, _gc_stopped.__code__)
+_LIMIT_CODE = time_limit.__wrapped__.__code__  # type: ignore[attr-defined]
+_CONTEXT_CODE = (
     contextlib._GeneratorContextManager.__enter__.__code__,
     contextlib._GeneratorContextManager.__exit__.__code__,
 )
+
+
+def _in_limit_entry_or_exit(frame: Any) -> bool:
+    """The frame is a time_limit's generator, or contextlib's __enter__/__exit__ of one
+    (not of another context manager made with @contextmanager)."""
+    if frame.f_code is _LIMIT_CODE:
+        return True
+    if frame.f_code in _CONTEXT_CODE:
+        gen = getattr(frame.f_locals.get("self"), "gen", None)
+        return getattr(gen, "gi_code", None) is _LIMIT_CODE
+    return False
 
 
 def _child(conn: Any, fn: Callable[[], Any]) -> None:

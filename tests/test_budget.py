@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import signal
 import subprocess
@@ -106,6 +107,32 @@ def test_nested_deadlines_a_moment_apart_expire_cleanly() -> None:
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["0", "0"], run.stdout
+
+
+def test_only_a_time_limits_own_entry_and_exit_put_the_alarm_off(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Inside time_limit's exit: its generator frame and contextlib's __exit__ around it.
+    seen: list[bool] = []
+    arm = budget._arm_earliest
+
+    def spy() -> None:
+        frames = [sys._getframe(1), sys._getframe(2)]  # the generator, contextlib's method
+        seen.append(all(budget._in_limit_entry_or_exit(f) for f in frames))
+        arm()
+
+    monkeypatch.setattr(budget, "_arm_earliest", spy)
+    with time_limit(1.0):
+        pass
+    assert seen and all(seen)
+
+    # Another @contextmanager's exit is not one of them.
+    @contextlib.contextmanager
+    def other():  # type: ignore[no-untyped-def]
+        yield
+        seen.append(budget._in_limit_entry_or_exit(sys._getframe(1)))
+
+    with other():
+        pass
+    assert seen[-1] is False
 
 
 class SlowFinalizer:
