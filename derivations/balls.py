@@ -13,6 +13,15 @@ their balls are disjoint, so total cancellation (e^1200 - e^1200 (1 - e^-90000),
 which is 0 at any modest precision) can never pass for a difference.  A
 comparison whose balls are too wide to decide asks for more digits.
 
+Derivatives are carried out on the tape itself, by forward-mode automatic
+differentiation: ``Derivative(f, x)`` compiles f, then appends, for every
+operation f depends on, the operations of its derivative by the argument x
+(the sum, product, power and chain rules).  Those are ball operations like
+any other, so a derivative's value comes with the same error bound, and the
+numeric stage never needs SymPy to differentiate (slow for large
+expressions) or trusts a hand-written derivative: the stable primitives are
+compiled from their elementary definitions.
+
 Expressions with a node the tape does not know raise :class:`Unsupported`;
 the caller then falls back to two plain evaluations at p and 2p digits.
 """
@@ -26,6 +35,9 @@ from typing import Any
 
 import mpmath
 import sympy as sp
+
+from derivations.functions import StablePrimitive
+from derivations.notation import Shown
 
 __all__ = ["Ball", "Tape", "Undecidable", "Unsupported", "compile_tape"]
 
@@ -169,6 +181,25 @@ def _heaviside(a: Ball, h0: Ball | None = None) -> Ball:
     return Ball(mpmath.mpf(1 if s > 0 else 0), mpmath.mpf(0))
 
 
+def _flat(a: Ball) -> Ball:
+    """The derivative of a step (sign, Heaviside): 0 wherever ``a`` is not 0."""
+    if _sign_of(a) == 0:
+        raise Undecidable("the derivative of a step at its jump")
+    return _exact(0)
+
+
+def _extreme_tangent(args: Sequence[Ball], largest: bool) -> Ball:
+    """The derivative of Max (or Min) of n arguments, given as n values then n derivatives:
+    the derivative of the one argument that is strictly the largest (smallest)."""
+    n = len(args) // 2
+    values = args[:n]
+    order = sorted(range(n), key=lambda k: values[k].mid, reverse=largest)
+    best, runner_up = values[order[0]], values[order[1]]
+    if abs(best.mid - runner_up.mid) <= best.rad + runner_up.rad:
+        raise Undecidable("the derivative of Max or Min where two arguments tie")
+    return args[n + order[0]]
+
+
 def _exact(value: int) -> Ball:
     return Ball(mpmath.mpf(value), mpmath.mpf(0))
 
@@ -199,6 +230,10 @@ class Tape:
     def __init__(self, exprs: Sequence[sp.Basic], args: Sequence[sp.Basic]) -> None:
         self.ops: list[_Op] = []
         self._index: dict[sp.Basic, int] = {}
+        self._emitted: dict[tuple[Any, ...], int] = {}
+        # For each argument (by op index): the op of every op's derivative by it, or None
+        # where that derivative is identically 0.
+        self._tangents: dict[int, dict[int, int | None]] = {}
         self.n_args = len(args)
         for a in args:
             self._index[a] = len(self.ops)
@@ -206,8 +241,15 @@ class Tape:
         self.outputs = [self._compile(e) for e in exprs]
 
     def _emit(self, kind: str, args: Sequence[int] = (), payload: Any = None) -> int:
-        self.ops.append(_Op(kind, tuple(args), payload))
-        return len(self.ops) - 1
+        """The op ``kind(args)``: appended, unless the same op is on the tape already."""
+        key = (kind, tuple(args), type(payload), payload)
+        if key not in self._emitted:
+            self.ops.append(_Op(kind, tuple(args), payload))
+            self._emitted[key] = len(self.ops) - 1
+        return self._emitted[key]
+
+    def _const(self, value: Any) -> int:
+        return self._emit("const", payload=sp.sympify(value))
 
     def _compile(self, e: sp.Basic) -> int:
         if e in self._index:
@@ -240,10 +282,129 @@ class Tape:
             i = self._emit("piecewise", parts)
         elif type(e) in _RELATION_TEST:
             i = self._emit("relation", [self._compile(e.lhs - e.rhs)], _RELATION_TEST[type(e)])
+        elif isinstance(e, StablePrimitive):
+            i = self._compile(e.elementary())
+        elif isinstance(e, sp.Derivative):
+            i = self._compile_derivative(e)
+        elif isinstance(e, Shown):  # a name for an expression
+            i = self._compile(e.expr)
+        elif isinstance(e, sp.UnevaluatedExpr):
+            i = self._compile(e.args[0])
         else:
             raise Unsupported(f"no ball arithmetic for {type(e).__name__}")
         self._index[e] = i
         return i
+
+    def _compile_derivative(self, e: sp.Derivative) -> int:
+        i = self._compile(e.expr)
+        for var, count in e.variable_count:
+            if isinstance(var, sp.Symbol) and var not in e.expr.free_symbols:
+                return self._const(0)  # f does not depend on var
+            x = self._index.get(var)
+            if x is None or x >= self.n_args or not count.is_Integer:
+                raise Unsupported(f"a derivative by {var} (not one of the arguments)")
+            for _ in range(int(count)):
+                i = self._derivative(i, x)
+        return i
+
+    # ----- forward-mode differentiation of the tape
+
+    def _derivative(self, i: int, x: int) -> int:
+        """The op of d(op i)/d(argument x): the derivative of every op that op i depends
+        on, in tape order, each from its own arguments' derivatives (forward mode)."""
+        tangents = self._tangents.setdefault(x, {})
+        for j in self._dependencies(i):
+            if j not in tangents:
+                tangents[j] = self._tangent(j, x, tangents)
+        tangent = tangents[i]
+        return self._const(0) if tangent is None else tangent
+
+    def _dependencies(self, i: int) -> list[int]:
+        """Op i and every op it reads, directly or not, in tape order."""
+        seen, stack = {i}, [i]
+        while stack:
+            for j in self.ops[stack.pop()].args:
+                if j not in seen:
+                    seen.add(j)
+                    stack.append(j)
+        return sorted(seen)
+
+    def _tangent(self, j: int, x: int, tangents: dict[int, int | None]) -> int | None:
+        """The op of d(op j)/d(argument x), or None where it is identically 0."""
+        op = self.ops[j]
+        if op.kind == "arg":
+            return self._const(1) if j == x else None
+        ts = [tangents[k] for k in op.args]
+        if op.kind in ("bool", "relation") or all(t is None for t in ts):
+            return None  # a truth value, or a function of constants only
+        a, t0 = op.args, ts[0]
+        kind = op.kind
+        if kind == "add":
+            return self._sum([t for t in ts if t is not None])
+        if kind == "mul":
+            return self._sum(
+                [self._product([t, *a[:k], *a[k + 1 :]]) for k, t in enumerate(ts) if t is not None]
+            )
+        if kind == "pow":
+            return self._power_tangent(j, ts[0], ts[1])
+        if kind == "exp":
+            return self._product([j, t0])
+        if kind == "log":
+            return self._product([t0, self._power(a[0], -1)])
+        if kind == "sin":
+            return self._product([self._emit("cos", [a[0]]), t0])
+        if kind == "cos":
+            return self._product([self._const(-1), self._emit("sin", [a[0]]), t0])
+        if kind == "tanh":  # 1 - tanh^2
+            square = self._product([self._const(-1), self._power(j, 2)])
+            return self._product([self._sum([self._const(1), square]), t0])
+        if kind == "atan":  # 1 / (1 + a^2)
+            return self._product(
+                [t0, self._power(self._sum([self._const(1), self._power(a[0], 2)]), -1)]
+            )
+        if kind == "Abs":  # sign(a), as SymPy differentiates |a| for real a
+            return self._product([self._emit("sign", [a[0]]), t0])
+        if kind in ("sign", "Heaviside", "flat"):
+            return self._emit("flat", [a[0]])
+        if kind in ("Max", "Min"):
+            zero = self._const(0)
+            return self._emit(f"{kind}_tangent", [*a, *(zero if t is None else t for t in ts)])
+        if kind in ("Max_tangent", "Min_tangent"):  # the same choice, one derivative deeper
+            n, zero = len(a) // 2, self._const(0)
+            return self._emit(kind, [*a[:n], *(zero if t is None else t for t in ts[n:])])
+        if kind == "piecewise":  # the derivative of the branch that applies
+            parts: list[int] = []
+            for cond, t in zip(a[0::2], ts[1::2]):
+                parts += [cond, self._const(0) if t is None else t]
+            return self._emit("piecewise", parts)
+        raise Unsupported(f"no derivative of {kind}")
+
+    def _power_tangent(self, j: int, t_base: int | None, t_exponent: int | None) -> int:
+        """d(b^e): e b^(e-1) db for a rational e; b^e (de log b + e db / b) otherwise."""
+        op = self.ops[j]
+        (base, exponent), n = op.args, op.payload
+        if n is not None:  # the exponent is a constant: only the base varies
+            assert t_base is not None
+            if n == 1:
+                return t_base
+            return self._product([self._const(n), self._power(base, n - 1), t_base])
+        terms = []
+        if t_exponent is not None:
+            terms.append(self._product([t_exponent, self._emit("log", [base])]))
+        if t_base is not None:
+            terms.append(self._product([exponent, t_base, self._power(base, -1)]))
+        return self._product([j, self._sum(terms)])
+
+    def _sum(self, terms: Sequence[int]) -> int:
+        return terms[0] if len(terms) == 1 else self._emit("add", terms)
+
+    def _product(self, factors: Sequence[int]) -> int:
+        return factors[0] if len(factors) == 1 else self._emit("mul", factors)
+
+    def _power(self, base: int, n: Any) -> int:
+        """base^n for a rational n."""
+        exponent = sp.Rational(n)
+        return self._emit("pow", [base, self._const(exponent)], exponent)
 
     def evaluate(self, point: Sequence[Any], dps: int) -> list[Ball]:
         """Balls for every output at ``point`` (exact binary numbers), at ``dps`` digits."""
@@ -284,6 +445,12 @@ class Tape:
             return _heaviside(*a)
         if kind == "relation":
             return op.payload(_sign_of(a[0]))
+        if kind == "flat":
+            return _flat(a[0])
+        if kind == "Max_tangent":
+            return _extreme_tangent(a, largest=True)
+        if kind == "Min_tangent":
+            return _extreme_tangent(a, largest=False)
         if kind == "piecewise":
             for cond, expr in zip(a[0::2], a[1::2]):
                 if cond:

@@ -58,6 +58,7 @@ from sympy.core.function import AppliedUndef
 from derivations import highprec
 from derivations.balls import Ball, Tape, Unsupported, compile_tape
 from derivations.budget import BudgetExceeded, run_with_budget, signals_usable, time_limit
+from derivations.exponentials import exponentials_as_symbols
 from derivations.functions import PRIMITIVES, StablePrimitive, expand_primitives
 from derivations.sampling import Domain, Simplex, float_repr, replace_undefined
 from derivations.sums import (
@@ -353,21 +354,31 @@ class _PointTester:
         rng: random.Random,
     ):
         sides, self.functions = replace_undefined(claim.sides(), rng)
-        concrete = [_prepare(expand_finite_sums(s.subs(ints))) for s in sides]
-        indexed = sorted(set().union(*(s.atoms(sp.Indexed) for s in concrete)), key=str)
+        self.claim = claim
+        self.ints = dict(ints)
+        written = [expand_finite_sums(s.subs(ints)) for s in sides]
+        try:  # derivatives on the tape (forward mode): no symbolic differentiation
+            self._compile(written, fallback=False)
+        except Unsupported:  # derivatives (and the rest) carried out by SymPy
+            self._compile([_prepare(s) for s in written], fallback=True)
+
+    def _compile(self, sides: list[Any], *, fallback: bool) -> None:
+        """The tape of ``sides`` over their Indexed objects and symbols; with ``fallback``,
+        plain mpmath evaluation where the tape cannot hold them."""
+        indexed = sorted(set().union(*(s.atoms(sp.Indexed) for s in sides)), key=str)
         dummies = {x: sp.Dummy(str(x)) for x in indexed}
-        concrete = [s.xreplace(dummies) for s in concrete]
+        concrete = [s.xreplace(dummies) for s in sides]
         symbols = sorted(set().union(*(s.free_symbols for s in concrete)), key=str)
         leftover = [s for s in symbols if s.is_integer and s not in dummies.values()]
         if leftover:
             raise ValueError(f"integer symbols left without values: {leftover}")
-        self.claim = claim
-        self.ints = dict(ints)
         self.objects = [*indexed, *[s for s in symbols if s not in dummies.values()]]
         self.args = tuple(dummies.get(x, x) for x in self.objects)
         try:
             self.tape: Tape | None = compile_tape(tuple(concrete), self.args)
         except Unsupported:
+            if not fallback:
+                raise
             self.tape = None
             self.fn = highprec.compile_mpmath(tuple(concrete), self.args)
 
@@ -626,6 +637,17 @@ def _zero_with_primitives_as_symbols(e: sp.Expr) -> bool:
     return bool(flat == 0 or sp.cancel(sp.together(flat)) == 0)
 
 
+def _zero_with_exponentials_as_symbols(e: sp.Expr) -> bool:
+    """Each exponential an integer power of a fresh symbol, derivatives by the chain rule
+    (:mod:`derivations.exponentials`), then products expanded, then the rational form.
+
+    For softmax and attention gradients: SymPy's own derivative of a sum of
+    quotients of exponentials is slow to compute and slow to expand.
+    """
+    flat = sp.expand(exponentials_as_symbols(e), power_exp=False, power_base=False, log=False)
+    return bool(flat == 0 or sp.cancel(sp.together(flat)) == 0)
+
+
 def _zero_by_simplify(e: sp.Expr) -> bool:
     return bool(sp.simplify(e) == 0)
 
@@ -688,6 +710,15 @@ def _prove_zero(
                 "rational form, primitives as symbols",
                 lambda: [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in raw],
                 _zero_with_primitives_as_symbols,
+            )
+        )
+    elif any(isinstance(d, sp.Basic) and d.has(sp.Derivative) and d.has(sp.exp) for d in raw):
+        strategies.append(
+            _Strategy(
+                "exponentials as symbols, chain rule",
+                lambda: raw,
+                _zero_with_exponentials_as_symbols,
+                EXPANDED_SHARE,
             )
         )
     strategies += [

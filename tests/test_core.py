@@ -12,7 +12,7 @@ import sympy as sp
 
 from derivations import Simplex, Verdict, check_equal
 from derivations.budget import BudgetExceeded
-from derivations.core import Derivation, Step
+from derivations.core import DEFAULT_POINTS, Derivation, Step
 from derivations.functions import expand_primitives, sigmoid, softplus
 
 z = sp.Symbol("z", real=True)
@@ -142,6 +142,28 @@ def test_refutes_a_wrong_derivative_quickly_with_a_real_counterexample() -> None
     assert v.status == "refuted"
     assert set(v.counterexample) == {z}
     assert separates(v, a, b)
+
+
+def test_the_numeric_stage_differentiates_without_sympy(monkeypatch) -> None:
+    """Derivatives are carried out on the evaluation tape (forward mode), so the points
+    are evidence independent of SymPy's differentiation: with it disabled, a wrong
+    derivative is still refuted and a right one agrees at every point (unproved)."""
+
+    def no_differentiation(*args: object, **kwargs: object) -> None:
+        raise NotImplementedError("SymPy's differentiation is off in this test")
+
+    monkeypatch.setattr(sp.Derivative, "doit", no_differentiation)
+    monkeypatch.setattr(sp.Expr, "diff", no_differentiation)
+    softmax_0 = sp.exp(z) / (sp.exp(z) + sp.exp(p))
+    wrong = check_equal(sp.Derivative(s, z), s**2)
+    assert wrong.status == "refuted"
+    right = check_equal(
+        sp.Derivative(softmax_0, z, p),
+        -softmax_0 * (1 - softmax_0) * (1 - 2 * softmax_0),
+        budget_s=2.0,
+    )
+    assert right.status == "numerically-consistent"
+    assert right.points == DEFAULT_POINTS  # every point evaluated, none skipped
 
 
 def test_refutes_a_difference_far_below_double_precision() -> None:
