@@ -58,8 +58,8 @@ from sympy.core.function import AppliedUndef
 from derivations import highprec
 from derivations.balls import Ball, Tape, Unsupported, compile_tape
 from derivations.budget import BudgetExceeded, run_with_budget, signals_usable, time_limit
-from derivations.exponentials import exponentials_as_symbols
-from derivations.functions import PRIMITIVES, StablePrimitive, expand_primitives
+from derivations.chain import functions_as_symbols
+from derivations.functions import PRIMITIVES, expand_primitives
 from derivations.sampling import Domain, Simplex, float_repr, replace_undefined
 from derivations.sums import (
     expand_finite_sums,
@@ -615,36 +615,11 @@ def _zero_by_normal_form(e: sp.Expr) -> bool:
     return bool(_normal_form(e) == 0)
 
 
-def _zero_with_primitives_as_symbols(e: sp.Expr) -> bool:
-    """Derivatives by fdiff, then each applied primitive a fresh symbol, then the rational form.
-
-    ``replace`` works from the leaves up, so sigma(sigma(z)) becomes sigma(s1) and then s2,
-    and equal applications get the same symbol.  Zero here is zero for every value the
-    primitives could take: a proof.
-    """
-    if not isinstance(e, sp.Basic):
-        return bool(e == 0)
-    done = e.doit()
-    symbols: dict[sp.Basic, sp.Dummy] = {}
-
-    def symbol(f: sp.Basic) -> sp.Dummy:
-        if f not in symbols:
-            symbols[f] = sp.Dummy(type(f).__name__, real=bool(f.is_real) or None)
-        return symbols[f]
-
-    flat = sp.expand(done.replace(lambda n: isinstance(n, StablePrimitive), symbol))
-    # A polynomial in the symbols (a network's gradient) is settled by expand alone.
-    return bool(flat == 0 or sp.cancel(sp.together(flat)) == 0)
-
-
-def _zero_with_exponentials_as_symbols(e: sp.Expr) -> bool:
-    """Each exponential an integer power of a fresh symbol, derivatives by the chain rule
-    (:mod:`derivations.exponentials`), then products expanded, then the rational form.
-
-    For softmax and attention gradients: SymPy's own derivative of a sum of
-    quotients of exponentials is slow to compute and slow to expand.
-    """
-    flat = sp.expand(exponentials_as_symbols(e), power_exp=False, power_base=False, log=False)
+def _zero_expanded_or_rational(e: sp.Expr) -> bool:
+    """Products expanded, then the rational form: for differences whose function values
+    are symbols and whose derivatives are carried out (:mod:`derivations.chain`).  A
+    polynomial in the symbols (a network's gradient) is settled by expand alone."""
+    flat = sp.expand(e, power_exp=False, power_base=False, log=False)
     return bool(flat == 0 or sp.cancel(sp.together(flat)) == 0)
 
 
@@ -708,16 +683,19 @@ def _prove_zero(
         strategies.append(
             _Strategy(
                 "rational form, primitives as symbols",
-                lambda: [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in raw],
-                _zero_with_primitives_as_symbols,
+                lambda: functions_as_symbols(
+                    [d.xreplace(assumed) if isinstance(d, sp.Basic) else d for d in raw],
+                    primitives="fdiff",
+                ),
+                _zero_expanded_or_rational,
             )
         )
     elif any(isinstance(d, sp.Basic) and d.has(sp.Derivative) and d.has(sp.exp) for d in raw):
         strategies.append(
             _Strategy(
                 "exponentials as symbols, chain rule",
-                lambda: raw,
-                _zero_with_exponentials_as_symbols,
+                lambda: functions_as_symbols(raw, primitives="definition"),
+                _zero_expanded_or_rational,
                 EXPANDED_SHARE,
             )
         )
