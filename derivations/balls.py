@@ -298,7 +298,7 @@ class Tape:
     def _compile_derivative(self, e: sp.Derivative) -> int:
         i = self._compile(e.expr)
         for var, count in e.variable_count:
-            if isinstance(var, sp.Symbol) and var not in e.expr.free_symbols:
+            if isinstance(var, (sp.Symbol, sp.Indexed)) and var not in e.expr.free_symbols:
                 return self._const(0)  # f does not depend on var
             x = self._index.get(var)
             if x is None or x >= self.n_args or not count.is_Integer:

@@ -356,7 +356,7 @@ class _PointTester:
         sides, self.functions = replace_undefined(claim.sides(), rng)
         self.claim = claim
         self.ints = dict(ints)
-        written = [expand_finite_sums(s.subs(ints)) for s in sides]
+        written = [expand_finite_sums(s.subs(ints) if ints else s) for s in sides]
         try:  # derivatives on the tape (forward mode): no symbolic differentiation
             self._compile(written, fallback=False)
         except Unsupported:  # derivatives (and the rest) carried out by SymPy
@@ -365,22 +365,24 @@ class _PointTester:
     def _compile(self, sides: list[Any], *, fallback: bool) -> None:
         """The tape of ``sides`` over their Indexed objects and symbols; with ``fallback``,
         plain mpmath evaluation where the tape cannot hold them."""
-        indexed = sorted(set().union(*(s.atoms(sp.Indexed) for s in sides)), key=str)
-        dummies = {x: sp.Dummy(str(x)) for x in indexed}
-        concrete = [s.xreplace(dummies) for s in sides]
-        symbols = sorted(set().union(*(s.free_symbols for s in concrete)), key=str)
-        leftover = [s for s in symbols if s.is_integer and s not in dummies.values()]
+        free = set().union(*(s.free_symbols for s in sides))
+        indexed = sorted((x for x in free if isinstance(x, sp.Indexed)), key=str)
+        labels = {x.base.label for x in indexed}  # w of w[1]: free, but not a value
+        symbols = sorted((x for x in free - labels if not isinstance(x, sp.Indexed)), key=str)
+        leftover = [x for x in symbols if x.is_integer]
         if leftover:
             raise ValueError(f"integer symbols left without values: {leftover}")
-        self.objects = [*indexed, *[s for s in symbols if s not in dummies.values()]]
-        self.args = tuple(dummies.get(x, x) for x in self.objects)
+        self.objects = [*indexed, *symbols]
         try:
-            self.tape: Tape | None = compile_tape(tuple(concrete), self.args)
+            self.tape: Tape | None = compile_tape(tuple(sides), tuple(self.objects))
         except Unsupported:
             if not fallback:
                 raise
+            # lambdify names its arguments: the Indexed objects become plain symbols.
+            dummies = {x: sp.Dummy(str(x)) for x in indexed}
+            args = tuple(dummies.get(x, x) for x in self.objects)
             self.tape = None
-            self.fn = highprec.compile_mpmath(tuple(concrete), self.args)
+            self.fn = highprec.compile_mpmath(tuple(s.xreplace(dummies) for s in sides), args)
 
     def _balls(self, values: Sequence[Any], dps: int) -> list[Ball]:
         if self.tape is not None:
