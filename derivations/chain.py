@@ -16,11 +16,11 @@ symbol and carries out every derivative in those symbols by the chain rule:
         + \sum_k \frac{\partial F}{\partial S_k}\, \frac{d S_k}{dx},
     \qquad S_k = f_k(u_k(x)),\quad \frac{d S_k}{dx} = f_k'(u_k)\, \frac{d u_k}{dx}.
 
-* An exponential is an integer power of a positive symbol: exponents that
-  differ by a rational factor share one, so $e^{s/2}$, $e^{s}$ and $e^{-s}$
-  become $E$, $E^2$ and $E^{-2}$ with $E = e^{s/2}$ (integer powers keep the
-  expression rational, which is what expanding and cancelling need), and
-  $dE/dx = E \cdot d(s/2)/dx$.
+* An exponential is an integer power of a symbol (positive for a real
+  exponent): exponents that differ by a rational factor share one, so
+  $e^{s/2}$, $e^{s}$ and $e^{-s}$ become $E$, $E^2$ and $E^{-2}$ with
+  $E = e^{s/2}$ (integer powers keep the expression rational, which is what
+  expanding and cancelling need), and $dE/dx = E \cdot d(s/2)/dx$.
 * A stable primitive is either taken by its elementary definition
   (``primitives="definition"``: nothing hand-written is trusted) or becomes a
   symbol of its own, differentiated by its ``fdiff`` (``primitives="fdiff"``,
@@ -115,7 +115,8 @@ class _Rewriter:
         c, a = _split(exponent)
         unit = self.unit.setdefault(a, c)  # an exponential first met in an fdiff: its own
         if a not in self.symbol_of:
-            symbol = self.symbol_of[a] = sp.Dummy(f"E{len(self.symbol_of)}", positive=True)
+            positive = bool(a.is_extended_real) or None  # e^a > 0 for a real a only
+            symbol = self.symbol_of[a] = sp.Dummy(f"E{len(self.symbol_of)}", positive=positive)
             self.exponent_of[symbol] = unit * self.rewrite(a)
             self.chain[symbol] = [(symbol, self.exponent_of[symbol])]
         return self.symbol_of[a] ** (c / unit)

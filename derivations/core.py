@@ -16,7 +16,10 @@ domain (fast, and it stops a wrong claim before ``simplify`` hangs on it): the
 first ``FIRST_POINTS`` of them (or the first group of sizes); the rest only if
 no proof is found, with time kept for them, so a step left without proof is
 tested at every point it asks for, and a proved step does not wait for
-evidence it no longer needs.  Then cheap normal forms,
+evidence it no longer needs.  The points are evaluated on a tape of ball
+operations (:mod:`derivations.balls`) that carries out derivatives itself, by
+forward-mode automatic differentiation: the numeric evidence never rests on
+SymPy's differentiation.  Then cheap normal forms,
 ``cancel(together(expand(e.rewrite(exp))))``, are tried on the symbols with
 their assumptions, case by case over finite sets, and over bounded intervals
 reparametrized by a positive symbol; ``simplify`` comes last.  A claim with
@@ -32,10 +35,13 @@ definitions before anything is evaluated; and before anything is differentiated,
 with one exception: the proof strategies "rational form, primitives as symbols"
 and "sums over index ranges, primitives by fdiff" differentiate with the
 primitives' ``fdiff`` (each proved equal to the derivative of its definition
-by tests/test_functions.py and tests/test_backprop.py); the first then replaces
-every applied primitive by a fresh symbol.  A zero found then holds whatever values
-the primitives take, so it is a proof; it makes a network of many sigmoid
-layers (whose elementary form is a tower of exponentials) cheap to compare.
+by tests/test_functions.py and tests/test_backprop.py).  The first, like
+"exponentials as symbols, chain rule" for softmax and attention gradients,
+writes each applied function as a fresh symbol and differentiates by the chain
+rule in those symbols (:mod:`derivations.chain`).  A zero found then holds
+whatever values the symbols take, so it is a proof; it makes a network of many
+sigmoid layers (whose elementary form is a tower of exponentials) cheap to
+compare.
 """
 
 from __future__ import annotations
