@@ -119,7 +119,10 @@ class _Rewriter:
             symbol = self.symbol_of[a] = sp.Dummy(f"E{len(self.symbol_of)}", positive=positive)
             self.exponent_of[symbol] = unit * self.rewrite(a)
             self.chain[symbol] = [(symbol, self.exponent_of[symbol])]
-        return self.symbol_of[a] ** (c / unit)
+        power = c / unit
+        if not power.is_Integer:  # met only after its symbol (in an fdiff): no common unit
+            raise NotImplementedError(f"exp({exponent}) is no integer power of exp({unit * a})")
+        return self.symbol_of[a] ** power
 
     def _primitive_symbol(self, node: StablePrimitive) -> sp.Dummy:
         """f(u) as a symbol S, with dS/dx = sum_k fdiff_k(u) du_k/dx."""

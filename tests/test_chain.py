@@ -131,3 +131,13 @@ def test_a_network_gradient_by_fdiff_is_a_polynomial_in_the_sigmas() -> None:
 def test_primitives_must_be_named() -> None:
     with pytest.raises(ValueError, match="primitives must be"):
         functions_as_symbols([x], primitives="fdif")  # type: ignore[arg-type]
+
+
+def test_an_exponential_met_after_its_symbol_must_be_an_integer_power_of_it() -> None:
+    """exp(x/2) is no integer power of exp(x): without a common unit found beforehand
+    (as for an exponential that first appears in an fdiff), the rewriting refuses it."""
+    rewriter = _Rewriter("definition")
+    (symbol,) = rewriter.rewrite(sp.exp(x)).free_symbols
+    assert rewriter.rewrite(sp.exp(-2 * x)) == symbol**-2
+    with pytest.raises(NotImplementedError, match="no integer power"):
+        rewriter.rewrite(sp.exp(x / 2))
