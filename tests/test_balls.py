@@ -127,3 +127,14 @@ def test_a_gradient_shares_the_function_on_the_tape() -> None:
     apart = sum(len(compile_tape((g,), (x, y)).ops) for g in gradient)
     function_alone = len(compile_tape((f,), (x, y)).ops)
     assert together <= apart - function_alone + 2  # the two arguments are on both
+
+
+def test_a_derivative_by_an_indexed_entry() -> None:
+    """The numeric stage's arguments include entries w[k] of an IndexedBase."""
+    w = sp.IndexedBase("w")
+    f = sp.exp(w[1] * w[2]) + w[1] ** 3
+    tape = compile_tape((sp.Derivative(f, w[1]), sp.Derivative(f, w[3])), (w[1], w[2]))
+    d1, d3 = tape.evaluate([0.5, -2.0], DPS)
+    with mpmath.workdps(60):
+        assert holds(d1, -2 * mpmath.exp(-1) + 3 * mpmath.mpf(0.5) ** 2)
+    assert d3.mid == 0 and d3.rad == 0  # f does not hold w[3]
