@@ -608,7 +608,7 @@ def _zero_by_rational_form(e: sp.Expr) -> bool:
     return bool(sp.cancel(sp.together(e)) == 0)
 
 
-def _zero_by_expanded_products(e: sp.Expr) -> bool:
+def _expanded_products(e: sp.Expr) -> sp.Expr:
     """Products and integer powers of sums multiplied out, nothing else rewritten.
 
     No exponential or logarithm is split and nothing is put over a common
@@ -616,7 +616,11 @@ def _zero_by_expanded_products(e: sp.Expr) -> bool:
     softmax and their derivatives) cancel term by term, often in a fraction of
     the time the rational normal form takes.
     """
-    return bool(sp.expand(e, power_exp=False, power_base=False, log=False) == 0)
+    return sp.expand(e, power_exp=False, power_base=False, log=False)
+
+
+def _zero_by_expanded_products(e: sp.Expr) -> bool:
+    return bool(_expanded_products(e) == 0)
 
 
 def _zero_by_normal_form(e: sp.Expr) -> bool:
@@ -627,8 +631,8 @@ def _zero_expanded_or_rational(e: sp.Expr) -> bool:
     """Products expanded, then the rational form: for differences whose function values
     are symbols and whose derivatives are carried out (:mod:`derivations.chain`).  A
     polynomial in the symbols (a network's gradient) is settled by expand alone."""
-    flat = sp.expand(e, power_exp=False, power_base=False, log=False)
-    return bool(flat == 0 or sp.cancel(sp.together(flat)) == 0)
+    flat = _expanded_products(e)
+    return bool(flat == 0 or _zero_by_rational_form(flat))
 
 
 def _zero_by_simplify(e: sp.Expr) -> bool:
