@@ -36,8 +36,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from derivations.functions import StablePrimitive
-from derivations.notation import Shown
+from derivations.notation import stands_for
 
 __all__ = ["Ball", "Tape", "Undecidable", "Unsupported", "compile_tape"]
 
@@ -282,14 +281,10 @@ class Tape:
             i = self._emit("piecewise", parts)
         elif type(e) in _RELATION_TEST:
             i = self._emit("relation", [self._compile(e.lhs - e.rhs)], _RELATION_TEST[type(e)])
-        elif isinstance(e, StablePrimitive):
-            i = self._compile(e.elementary())
         elif isinstance(e, sp.Derivative):
             i = self._compile_derivative(e)
-        elif isinstance(e, Shown):  # a name for an expression
-            i = self._compile(e.expr)
-        elif isinstance(e, sp.UnevaluatedExpr):
-            i = self._compile(e.args[0])
+        elif (written_for := stands_for(e)) is not None:  # a name, a primitive
+            i = self._compile(written_for)
         else:
             raise Unsupported(f"no ball arithmetic for {type(e).__name__}")
         self._index[e] = i

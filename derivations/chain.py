@@ -42,7 +42,7 @@ from typing import Any, Literal
 import sympy as sp
 
 from derivations.functions import StablePrimitive
-from derivations.notation import Shown
+from derivations.notation import stands_for
 
 __all__ = ["functions_as_symbols"]
 
@@ -80,14 +80,14 @@ class _Rewriter:
         for part in self._parts(node):
             self.collect(part)
 
+    def _as_symbol(self, node: sp.Basic) -> bool:
+        return self.primitives == "fdiff" and isinstance(node, StablePrimitive)
+
     def _parts(self, node: sp.Basic) -> tuple[sp.Basic, ...]:
-        """What ``node`` is made of: a named (or unevaluated) expression's expression, a
-        primitive's definition (or, as a symbol, its arguments)."""
-        if isinstance(node, (Shown, sp.UnevaluatedExpr)):
-            return (node.args[0],)
-        if isinstance(node, StablePrimitive) and self.primitives == "definition":
-            return (node.elementary(),)
-        return node.args
+        """What ``node`` is made of: what a name or a primitive stands for (a primitive
+        that becomes a symbol: its arguments), else its arguments."""
+        written_for = None if self._as_symbol(node) else stands_for(node)
+        return node.args if written_for is None else (written_for,)
 
     def rewrite(self, node: sp.Basic) -> sp.Basic:
         if node not in self._done:
@@ -102,10 +102,11 @@ class _Rewriter:
             return self._power_of_symbol(node.args[0])
         if isinstance(node, sp.Derivative):
             return self._derivative(node)
-        if isinstance(node, StablePrimitive) and self.primitives == "fdiff":
+        if self._as_symbol(node):
             return self._primitive_symbol(node)
-        if isinstance(node, (Shown, sp.UnevaluatedExpr, StablePrimitive)):
-            return self.rewrite(self._parts(node)[0])
+        written_for = stands_for(node)
+        if written_for is not None:
+            return self.rewrite(written_for)
         if not node.args:
             return node
         return node.func(*[self.rewrite(a) for a in node.args])

@@ -10,6 +10,9 @@ the wrapping.
 loss written out over nine exponentials); :func:`shown_matrix` names each
 entry of a matrix (``(P^T G)_{ij}``), so a step about a product of matrices
 prints as that product, entry by entry.  Both unwrap on ``doit()``.
+
+:func:`stands_for` says what such a wrapper (or a stable primitive) is, for the
+verifier's own walks over an expression that do not run ``doit()``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import sympy as sp
 from sympy.core.symbol import Str
 
-__all__ = ["Shown", "shown", "shown_matrix", "shown_product", "symbol_matrix"]
+from derivations.functions import StablePrimitive
+
+__all__ = ["Shown", "shown", "shown_matrix", "shown_product", "stands_for", "symbol_matrix"]
 
 
 def shown_product(*factors: sp.Expr | int) -> sp.Expr:
@@ -68,6 +73,16 @@ class Shown(sp.Expr):
         from sympy.printing.pretty.stringpict import prettyForm
 
         return prettyForm(self.plain_name())
+
+
+def stands_for(node: sp.Basic) -> sp.Basic | None:
+    """The expression ``node`` is a way of writing: a named expression's (:class:`Shown`),
+    an ``UnevaluatedExpr``'s, a stable primitive's elementary definition; else None."""
+    if isinstance(node, (Shown, sp.UnevaluatedExpr)):
+        return node.args[0]
+    if isinstance(node, StablePrimitive):
+        return node.elementary()
+    return None
 
 
 def shown(expr: sp.Expr, name: str) -> Shown:
