@@ -63,7 +63,6 @@ class _Rewriter:
         # For each symbol S = f(u_1, ..., u_n): the pairs (f_k'(u), u_k), so that
         # dS/dx = sum_k f_k'(u) du_k/dx, all in symbols.
         self.chain: dict[sp.Dummy, list[tuple[sp.Expr, sp.Expr]]] = {}
-        self.exponent_of: dict[sp.Dummy, sp.Expr] = {}
         self._seen: set[sp.Basic] = set()
         self._done: dict[sp.Basic, sp.Basic] = {}
         self._slopes: dict[tuple[sp.Dummy, sp.Basic], sp.Expr] = {}
@@ -118,8 +117,7 @@ class _Rewriter:
         if a not in self.symbol_of:
             positive = bool(a.is_extended_real) or None  # e^a > 0 for a real a only
             symbol = self.symbol_of[a] = sp.Dummy(f"E{len(self.symbol_of)}", positive=positive)
-            self.exponent_of[symbol] = unit * self.rewrite(a)
-            self.chain[symbol] = [(symbol, self.exponent_of[symbol])]
+            self.chain[symbol] = [(symbol, unit * self.rewrite(a))]  # dE/dx = E du/dx
         power = c / unit
         if not power.is_Integer:  # met only after its symbol (in an fdiff): no common unit
             raise NotImplementedError(f"exp({exponent}) is no integer power of exp({unit * a})")

@@ -34,7 +34,8 @@ def rewritten_and_put_back(expr: sp.Expr, primitives: str) -> tuple[sp.Expr, sp.
     rewriter = _Rewriter(primitives)
     rewriter.collect(expr)
     rewritten = back = rewriter.rewrite(expr)
-    values = {s: sp.exp(a) for s, a in rewriter.exponent_of.items()}
+    # An exponential's symbol E = exp(u) has the chain [(E, u)].
+    values = {s: sp.exp(rewriter.chain[s][0][1]) for s in rewriter.symbol_of.values()}
     values.update({s: f for f, s in rewriter.primitive_symbol_of.items()})
     while back.has(*values):  # an argument may hold symbols itself
         back = back.xreplace(values)
