@@ -164,7 +164,8 @@ def test_blocks_of_rows_on_threads_give_the_same_gradient(problem, rows: int, th
         mock.patch.object(models, "_BLOCK_ENTRIES", rows * X.shape[1]),
         mock.patch.object(_threads, "MIN_ENTRIES", 0),
         mock.patch.object(_threads, "available_cores", lambda: threads),
-        mock.patch.dict(os.environ, {_threads.ENV_VAR: str(threads)}),  # over one set outside
+        # The thread count, over any the environment sets for the run.
+        mock.patch.dict(os.environ, {_threads.ENV_VAR: str(threads)}),
     ):
         assert models._rows_per_block(X) == rows
         _check_three_sources(w, b, X, y)
